@@ -1,0 +1,222 @@
+// Package checkpoints reads and writes SimShop checkpoints: self-describing msgpack files
+// that hold a network's graph and named weights in the spirit of ONNX, the metadata needed
+// to use the model alone (feature encoding, catalog, shop settings, metrics), and the
+// training state needed to continue training.
+package checkpoints
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/simshop/simshop/nn"
+	"github.com/simshop/simshop/simenv"
+)
+
+// Magic is the value of File.Magic in every SimShop checkpoint.
+const Magic = "SIMSHOP-CHECKPOINT"
+
+// FormatVersion is the version this package writes and the newest it reads.
+const FormatVersion = 1
+
+// File is one checkpoint. It is encoded as a msgpack map with the field names given in the
+// msgpack tags.
+type File struct {
+	Magic    string   `msgpack:"magic"`
+	Version  int      `msgpack:"format_version"`
+	Producer Producer `msgpack:"producer"`
+	Created  string   `msgpack:"created"` // RFC 3339, UTC
+	Graph    Graph    `msgpack:"graph"`
+	Metadata Metadata `msgpack:"metadata"`
+	Training Training `msgpack:"training"`
+}
+
+// Producer names the program that wrote the file.
+type Producer struct {
+	Name     string `msgpack:"name"`
+	Version  string `msgpack:"version"`
+	Revision string `msgpack:"revision"` // VCS revision, empty when unknown
+}
+
+// Graph describes the network as named inputs and outputs, nodes in topological order, and
+// initializers holding the weights, after ONNX's GraphProto.
+type Graph struct {
+	Spec         nn.Spec     `msgpack:"spec"`
+	Inputs       []ValueInfo `msgpack:"inputs"`
+	Outputs      []ValueInfo `msgpack:"outputs"`
+	Nodes        []Node      `msgpack:"nodes"`
+	Initializers []Tensor    `msgpack:"initializers"`
+}
+
+// ValueInfo names a graph input or output. A dimension of -1 is the batch of rows.
+type ValueInfo struct {
+	Name  string `msgpack:"name"`
+	Dtype string `msgpack:"dtype"`
+	Shape []int  `msgpack:"shape"`
+}
+
+// Node is one operation: Gemm (Y = A·B + C, with C broadcast over rows) or Relu or Tanh.
+type Node struct {
+	OpType     string         `msgpack:"op_type"`
+	Inputs     []string       `msgpack:"inputs"`
+	Outputs    []string       `msgpack:"outputs"`
+	Attributes map[string]any `msgpack:"attributes"`
+}
+
+// Tensor is a named array of float32 values stored as raw little-endian bytes, row-major,
+// with the SHA-256 of those bytes.
+type Tensor struct {
+	Name   string `msgpack:"name"`
+	Dtype  string `msgpack:"dtype"` // "float32"
+	Shape  []int  `msgpack:"shape"`
+	Data   []byte `msgpack:"data"`
+	SHA256 []byte `msgpack:"sha256"`
+}
+
+// Metadata is what a loaded model needs besides its weights.
+type Metadata struct {
+	Agent       string             `msgpack:"agent"`        // e.g. "dqn"
+	AgentConfig msgpack.RawMessage `msgpack:"agent_config"` // the agent's hyperparameters, a msgpack map
+	Encoding    msgpack.RawMessage `msgpack:"encoding"`     // the feature encoding, a msgpack map
+	Shop        simenv.Config      `msgpack:"shop"`
+	Catalog     Catalog            `msgpack:"catalog"`
+	Seed        uint64             `msgpack:"seed"`
+	Sessions    int                `msgpack:"sessions"` // parallel training sessions
+	Metrics     map[string]float64 `msgpack:"metrics"`  // evaluation figures at save time
+}
+
+// Catalog identifies the catalog a model was trained on, and embeds it.
+type Catalog struct {
+	Source      string        `msgpack:"source"`
+	Fingerprint string        `msgpack:"fingerprint"` // hex SHA-256 of the catalog's canonical CSV
+	Items       []simenv.Item `msgpack:"items"`
+}
+
+// Training is the state that continuing training needs beyond the online weights.
+type Training struct {
+	EnvSteps int64   `msgpack:"env_steps"`
+	Episodes int64   `msgpack:"episodes"`
+	Updates  int64   `msgpack:"updates"`
+	Epsilon  float64 `msgpack:"epsilon"` // exploration rate at EnvSteps, for readers; it is recomputed from the schedule
+
+	Target []Tensor `msgpack:"target"` // target-network weights, named like the initializers
+
+	AdamStep int64    `msgpack:"adam_step"`
+	AdamM    []Tensor `msgpack:"adam_m"`
+	AdamV    []Tensor `msgpack:"adam_v"`
+
+	// RNG holds the marshalled state of each random stream by name (math/rand/v2 PCG).
+	RNG map[string][]byte `msgpack:"rng"`
+
+	// ReplayStored reports whether the replay buffer is in the file. Format version 1 never
+	// stores it: a resumed run refills the buffer before its next update.
+	ReplayStored bool `msgpack:"replay_stored"`
+}
+
+// NewTensor encodes data as a float32 tensor.
+func NewTensor(name string, shape []int, data []float32) Tensor {
+	raw := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	return Tensor{Name: name, Dtype: "float32", Shape: append([]int(nil), shape...), Data: raw, SHA256: sha256Sum(raw)}
+}
+
+// Floats decodes t into dst, checking its dtype, size and hash.
+func (t Tensor) Floats(dst []float32) error {
+	if t.Dtype != "float32" {
+		return fmt.Errorf("tensor %q has dtype %q; this version reads only float32", t.Name, t.Dtype)
+	}
+	if len(t.Data) != 4*len(dst) {
+		return fmt.Errorf("tensor %q has %d bytes, want %d for %d float32 values", t.Name, len(t.Data), 4*len(dst), len(dst))
+	}
+	if !bytes.Equal(sha256Sum(t.Data), t.SHA256) {
+		return fmt.Errorf("tensor %q fails its SHA-256 check: the file is corrupted", t.Name)
+	}
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+	}
+	return nil
+}
+
+// ParamsTensors encodes every tensor of p.
+func ParamsTensors(p *nn.Params[float32]) []Tensor {
+	out := make([]Tensor, len(p.Tensors))
+	for i, t := range p.Tensors {
+		out[i] = NewTensor(t.Name, t.Shape[:], t.Data)
+	}
+	return out
+}
+
+// SlicesTensors encodes slices aligned with the tensors of p, under the same names.
+func SlicesTensors(p *nn.Params[float32], slices [][]float32) []Tensor {
+	out := make([]Tensor, len(p.Tensors))
+	for i, t := range p.Tensors {
+		out[i] = NewTensor(t.Name, t.Shape[:], slices[i])
+	}
+	return out
+}
+
+// FillSlices decodes tensors into dst, matching them to p's tensors by name and shape.
+// what names the tensor group in errors, e.g. "initializers".
+func FillSlices(p *nn.Params[float32], tensors []Tensor, dst [][]float32, what string) error {
+	byName := make(map[string]Tensor, len(tensors))
+	for _, t := range tensors {
+		byName[t.Name] = t
+	}
+	for i, pt := range p.Tensors {
+		t, ok := byName[pt.Name]
+		if !ok {
+			return fmt.Errorf("%s: tensor %q is missing", what, pt.Name)
+		}
+		if len(t.Shape) != 2 || t.Shape[0] != pt.Shape[0] || t.Shape[1] != pt.Shape[1] {
+			return fmt.Errorf("%s: tensor %q has shape %v, but the graph needs %v", what, pt.Name, t.Shape, pt.Shape)
+		}
+		if err := t.Floats(dst[i]); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// GraphOf describes the MLP of p as ONNX-style nodes: per layer a Gemm, then the activation
+// for every layer but the last.
+func GraphOf(p *nn.Params[float32]) Graph {
+	g := Graph{
+		Spec:         p.Spec,
+		Inputs:       []ValueInfo{{Name: "features", Dtype: "float32", Shape: []int{-1, p.Spec.Inputs}}},
+		Outputs:      []ValueInfo{{Name: "q", Dtype: "float32", Shape: []int{-1, p.Spec.Outputs}}},
+		Initializers: ParamsTensors(p),
+	}
+	layers := len(p.Tensors) / 2
+	in := "features"
+	op := map[string]string{"relu": "Relu", "tanh": "Tanh"}[p.Spec.Activation]
+	for l := 0; l < layers; l++ {
+		out := fmt.Sprintf("layer%d/linear", l)
+		if l == layers-1 {
+			out = "q"
+		}
+		g.Nodes = append(g.Nodes, Node{
+			OpType:     "Gemm",
+			Inputs:     []string{in, p.Tensors[2*l].Name, p.Tensors[2*l+1].Name},
+			Outputs:    []string{out},
+			Attributes: map[string]any{"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
+		})
+		in = out
+		if l < layers-1 {
+			act := fmt.Sprintf("layer%d/%s", l, p.Spec.Activation)
+			g.Nodes = append(g.Nodes, Node{OpType: op, Inputs: []string{in}, Outputs: []string{act}})
+			in = act
+		}
+	}
+	return g
+}
+
+func sha256Sum(b []byte) []byte {
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
