@@ -1,0 +1,328 @@
+package rl
+
+// DQN slate recommender: deep Q-learning (Mnih et al., "Human-level control through deep
+// reinforcement learning", Nature 2015) with double-DQN targets (van Hasselt, Guez and
+// Silver, AAAI 2016), applied to slates by item-wise decomposition.
+//
+// The network scores one (session, item) pair at a time: Q(s, i) is the value of showing
+// item i in session state s. A slate A is the K items of highest Q, and its value is the sum
+// Q(s, A) = Σ_{i∈A} Q(s, i). Each shown item is trained toward
+//
+//	y_i = r_i + γ · (1/K) · Σ_{j∈A'} Q_target(s', j)
+//
+// where r_i is the step's reward if the shopper clicked item i and 0 otherwise, and A' is the
+// greedy next slate chosen by the online network. Summed over the slate, the targets give
+// r + γ·Q_target(s', A'), the usual one-step target of the slate.
+//
+// Departures from the papers, each for speed on large catalogs:
+//   - The bootstrap maximum runs over Candidates items per next state, the online network's
+//     top items when the agent acted there, instead of the whole catalog. The replay buffer
+//     stores those items' features, so an update never encodes the catalog again.
+//   - Exploration is per slate position: each position shows a uniformly random item with
+//     probability ε, instead of the whole slate being random.
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/simshop/simshop/nn"
+	"github.com/simshop/simshop/replay"
+	"github.com/simshop/simshop/simenv"
+)
+
+// DQN is the slate recommender. Its exported fields are the state a checkpoint stores.
+type DQN struct {
+	Config   DQNConfig
+	Encoding Encoding
+	Online   *nn.Params[float32]
+	Target   *nn.Params[float32]
+	Adam     *nn.Adam[float32]
+
+	// Counters.
+	EnvSteps int64 // shopper-steps seen in training
+	Episodes int64 // training sessions finished
+	Updates  int64 // gradient updates applied
+
+	// Greedy switches exploration and learning off, for evaluation.
+	Greedy bool
+
+	// LastLoss is the loss of the most recent update.
+	LastLoss float64
+
+	pcg     *rand.PCG // exploration and replay sampling
+	rng     *rand.Rand
+	catalog *simenv.Catalog
+	encoder *Encoder
+	k       int // slate size
+	width   int // features per row
+
+	act     *nn.Forward[float32] // scores sessions × items rows
+	trainer *nn.Trainer[float32] // BatchSize × K rows
+	nextQ   *nn.Forward[float32] // online network on BatchSize × Candidates rows
+	nextQT  *nn.Forward[float32] // target network on the same rows
+
+	buffer  *replay.Buffer
+	pending [][]float32 // per session, the transition waiting for its next state
+	waiting []bool      // per session, whether pending holds a transition
+	top     []int32     // scratch: ranked items of one session
+	batch   []int
+	chosen  []int32 // per session, the items of the last slate
+}
+
+// NewDQN returns an untrained agent for catalog cat and slate size k, its weights and
+// every random stream seeded from seed.
+func NewDQN(cfg DQNConfig, cat *simenv.Catalog, shop simenv.Config, seed uint64) (*DQN, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	shop = shop.WithDefaults()
+	if cfg.Candidates < shop.SlateSize {
+		return nil, fmt.Errorf("rl: %d next-state candidates is fewer than the slate size %d; use at least %d",
+			cfg.Candidates, shop.SlateSize, shop.SlateSize)
+	}
+	enc := NewEncoding(cat, shop.MaxSteps)
+	spec := nn.Spec{Inputs: enc.Width(), Hidden: append([]int(nil), cfg.Hidden...), Outputs: 1, Activation: "relu"}
+	online, err := nn.NewParams[float32](spec, rand.New(rand.NewPCG(DeriveSeed(seed, domainAgent), 1)))
+	if err != nil {
+		return nil, err
+	}
+	d := &DQN{
+		Config:   cfg,
+		Encoding: enc,
+		Online:   online,
+		Target:   online.Clone(),
+		Adam:     nn.NewAdam(online, cfg.LearningRate),
+		pcg:      rand.NewPCG(DeriveSeed(seed, domainAgent), 2),
+	}
+	d.Adam.MaxGradNorm = cfg.MaxGradNorm
+	if err := d.attach(cat, shop.SlateSize); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// attach prepares the agent's encoder and training graphs for catalog cat.
+func (d *DQN) attach(cat *simenv.Catalog, k int) error {
+	d.rng = rand.New(d.pcg)
+	d.catalog = cat
+	d.encoder = NewEncoder(d.Encoding, cat)
+	d.k = k
+	d.width = d.Encoding.Width()
+	var err error
+	if d.trainer, err = nn.NewTrainer(d.Online, d.Config.BatchSize*k, nn.LossHuber); err != nil {
+		return err
+	}
+	rows := d.Config.BatchSize * d.Config.Candidates
+	if d.nextQ, err = nn.NewForward(d.Online, rows); err != nil {
+		return err
+	}
+	if d.nextQT, err = nn.NewForward(d.Target, rows); err != nil {
+		return err
+	}
+	d.batch = make([]int, d.Config.BatchSize)
+	return nil
+}
+
+func (d *DQN) Name() string { return "dqn" }
+
+// StartSession is a no-op: the greedy policy needs no per-session randomness.
+func (d *DQN) StartSession(i int, seed uint64) {}
+
+// recordWidth returns the float32 values of one stored transition: the slate's K feature
+// rows, K per-item rewards and Candidates next-state feature rows.
+func (d *DQN) recordWidth() int {
+	return d.k*d.width + d.k + d.Config.Candidates*d.width
+}
+
+// ensureSessions sizes the acting graph and per-session buffers for n sessions.
+func (d *DQN) ensureSessions(n int) error {
+	rows := n * d.catalog.Len()
+	if d.act != nil && d.act.Rows() == rows {
+		return nil
+	}
+	var err error
+	if d.act, err = nn.NewForward(d.Online, rows); err != nil {
+		return err
+	}
+	d.pending = make([][]float32, n)
+	for i := range d.pending {
+		d.pending[i] = make([]float32, d.recordWidth())
+	}
+	d.waiting = make([]bool, n)
+	d.chosen = make([]int32, n*d.k)
+	d.top = make([]int32, max(d.k, d.Config.Candidates))
+	return nil
+}
+
+// Scores encodes every session of env and returns Q(s, i) for all sessions and items,
+// row-major [session][item]. The slice is reused by the next call.
+func (d *DQN) Scores(env *simenv.VecEnv) ([]float32, error) {
+	if err := d.ensureSessions(env.NumSessions()); err != nil {
+		return nil, err
+	}
+	m := d.catalog.Len()
+	in := d.act.Input()
+	for i := 0; i < env.NumSessions(); i++ {
+		d.encoder.EncodeSession(env, i, in[i*m*d.width:(i+1)*m*d.width])
+	}
+	return d.act.Run()
+}
+
+// Recommend shows each session its top-K items by Q, with ε-exploration while training.
+// While training it also completes each session's pending transition with the features
+// of the next state's candidate items and stores it in the replay buffer.
+func (d *DQN) Recommend(env *simenv.VecEnv, slates []int32) error {
+	q, err := d.Scores(env)
+	if err != nil {
+		return err
+	}
+	m := d.catalog.Len()
+	in := d.act.Input()
+	eps := d.Config.Epsilon(d.EnvSteps)
+	for i := 0; i < env.NumSessions(); i++ {
+		scores := q[i*m : (i+1)*m]
+		rows := in[i*m*d.width : (i+1)*m*d.width]
+		slate := slates[i*d.k : (i+1)*d.k]
+
+		// Greedy slate and next-state candidates: the top items by Q.
+		n := max(d.k, d.Config.Candidates)
+		if d.Greedy {
+			n = d.k
+		}
+		topK(scores, d.top[:n])
+		copy(slate, d.top[:d.k])
+		if d.Greedy {
+			continue
+		}
+		if d.waiting[i] {
+			rec := d.pending[i]
+			next := rec[d.k*d.width+d.k:]
+			for c, item := range d.top[:d.Config.Candidates] {
+				copy(next[c*d.width:(c+1)*d.width], rows[int(item)*d.width:(int(item)+1)*d.width])
+			}
+			d.buffer.Add(rec, false)
+			d.waiting[i] = false
+		}
+
+		// Explore: each position shows a random item, distinct from the others, with chance ε.
+		for a := range slate {
+			if d.rng.Float64() >= eps {
+				continue
+			}
+			for {
+				item := int32(d.rng.IntN(m))
+				if !contains(slate, item) {
+					slate[a] = item
+					break
+				}
+			}
+		}
+
+		// Remember the slate's feature rows for the transition that Observe completes.
+		rec := d.pending[i]
+		for a, item := range slate {
+			copy(rec[a*d.width:(a+1)*d.width], rows[int(item)*d.width:(int(item)+1)*d.width])
+		}
+	}
+	copy(d.chosen, slates)
+	return nil
+}
+
+// Observe records the outcome of the slates chosen by the last Recommend. A transition that
+// ended its session is stored at once; the others wait for their next state.
+func (d *DQN) Observe(out *simenv.StepResult) {
+	for i := range d.pending {
+		rewards := d.pending[i][d.k*d.width : d.k*d.width+d.k]
+		clear(rewards)
+		if c := out.Click[i]; c >= 0 {
+			rewards[c] = float32(out.Reward[i])
+		}
+		if out.Done[i] {
+			d.buffer.Add(d.pending[i], true)
+			d.Episodes++
+		} else {
+			d.waiting[i] = true
+		}
+	}
+	d.EnvSteps += int64(len(d.pending))
+}
+
+// Update samples a batch from the replay buffer and takes one Adam step on the Huber loss
+// between Q(s, i) and the double-DQN target y_i. It does nothing until the buffer holds
+// LearningStarts transitions, and reports whether it updated.
+func (d *DQN) Update() (bool, error) {
+	if d.buffer.Len() < d.Config.LearningStarts {
+		return false, nil
+	}
+	cfg := d.Config
+	d.buffer.Sample(d.rng, d.batch)
+
+	// Next-state values: select A' by the online network, evaluate it with the target network.
+	candRows := cfg.Candidates * d.width
+	nextIn, nextInT := d.nextQ.Input(), d.nextQT.Input()
+	for b, idx := range d.batch {
+		rec := d.buffer.Record(idx)
+		copy(nextIn[b*candRows:(b+1)*candRows], rec[d.k*d.width+d.k:])
+	}
+	copy(nextInT, nextIn)
+	qOnline, err := d.nextQ.Run()
+	if err != nil {
+		return false, err
+	}
+	qTarget, err := d.nextQT.Run()
+	if err != nil {
+		return false, err
+	}
+
+	// Targets y_i = r_i + γ·mean_{j∈A'} Q_target(s', j), without the bootstrap at session end.
+	in, target := d.trainer.Input(), d.trainer.Target()
+	slateRows := d.k * d.width
+	for b, idx := range d.batch {
+		rec := d.buffer.Record(idx)
+		copy(in[b*slateRows:(b+1)*slateRows], rec[:slateRows])
+		next := 0.0
+		if !d.buffer.Terminal(idx) {
+			topK(qOnline[b*cfg.Candidates:(b+1)*cfg.Candidates], d.top[:d.k])
+			for _, c := range d.top[:d.k] {
+				next += float64(qTarget[b*cfg.Candidates+int(c)])
+			}
+			next /= float64(d.k)
+		}
+		for a := 0; a < d.k; a++ {
+			target[b*d.k+a] = float32(float64(rec[slateRows+a]) + cfg.Gamma*next)
+		}
+	}
+
+	// Gradient step, then the periodic hard copy to the target network.
+	loss, err := d.trainer.Run()
+	if err != nil {
+		return false, err
+	}
+	d.Adam.Update(d.Online, d.trainer.Grads)
+	d.LastLoss = float64(loss)
+	d.Updates++
+	if d.Updates%int64(cfg.TargetUpdate) == 0 {
+		d.Target.CopyFrom(d.Online)
+	}
+	return true, nil
+}
+
+// topK writes into dst the indices of the len(dst) largest scores in descending order, ties
+// broken by the lower index. It costs O(len(scores)·len(dst)), cheap for slate-sized dst.
+func topK(scores []float32, dst []int32) {
+	n := 0
+	for i, s := range scores {
+		if n == len(dst) && s <= scores[dst[n-1]] {
+			continue
+		}
+		pos := min(n, len(dst)-1)
+		for pos > 0 && s > scores[dst[pos-1]] {
+			dst[pos] = dst[pos-1]
+			pos--
+		}
+		dst[pos] = int32(i)
+		if n < len(dst) {
+			n++
+		}
+	}
+}

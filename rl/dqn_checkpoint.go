@@ -1,0 +1,154 @@
+package rl
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/nn"
+	"github.com/simshop/simshop/simenv"
+)
+
+// RunInfo is what a checkpoint records about the run besides the agent itself.
+type RunInfo struct {
+	Shop     simenv.Config
+	Seed     uint64
+	Sessions int
+	Metrics  map[string]float64
+}
+
+// Checkpoint returns the checkpoint of d: its graph and weights, the metadata to use it
+// alone, and the training state to continue. The replay buffer is not stored.
+func (d *DQN) Checkpoint(run RunInfo) (*checkpoints.File, error) {
+	agentConfig, err := msgpack.Marshal(d.Config)
+	if err != nil {
+		return nil, fmt.Errorf("rl: encode DQN config: %w", err)
+	}
+	encoding, err := msgpack.Marshal(d.Encoding)
+	if err != nil {
+		return nil, fmt.Errorf("rl: encode feature encoding: %w", err)
+	}
+	rngState, err := d.pcg.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("rl: encode random stream: %w", err)
+	}
+	f := &checkpoints.File{
+		Graph: checkpoints.GraphOf(d.Online),
+		Metadata: checkpoints.Metadata{
+			Agent:       d.Name(),
+			AgentConfig: agentConfig,
+			Encoding:    encoding,
+			Shop:        run.Shop.WithDefaults(),
+			Catalog: checkpoints.Catalog{
+				Source:      d.catalog.Source,
+				Fingerprint: d.catalog.Fingerprint(),
+				Items:       d.catalog.Items,
+			},
+			Seed:     run.Seed,
+			Sessions: run.Sessions,
+			Metrics:  run.Metrics,
+		},
+		Training: checkpoints.Training{
+			EnvSteps: d.EnvSteps,
+			Episodes: d.Episodes,
+			Updates:  d.Updates,
+			Epsilon:  d.Config.Epsilon(d.EnvSteps),
+			Target:   checkpoints.ParamsTensors(d.Target),
+			AdamStep: d.Adam.Step,
+			AdamM:    checkpoints.SlicesTensors(d.Online, d.Adam.M),
+			AdamV:    checkpoints.SlicesTensors(d.Online, d.Adam.V),
+			RNG:      map[string][]byte{"agent": rngState},
+		},
+	}
+	f.Stamp(time.Now())
+	return f, nil
+}
+
+// LoadDQN restores the agent stored in f. With cat nil it uses the catalog embedded in the
+// file; otherwise cat must be the catalog the model was trained on. It returns the agent
+// and the catalog it is attached to.
+func LoadDQN(f *checkpoints.File, cat *simenv.Catalog) (*DQN, *simenv.Catalog, error) {
+	meta := f.Metadata
+	if meta.Agent != "dqn" {
+		return nil, nil, fmt.Errorf("the file holds a %q agent, not a DQN", meta.Agent)
+	}
+	embedded, err := simenv.NewCatalog(meta.Catalog.Items, meta.Catalog.Source)
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded catalog: %w", err)
+	}
+	if got := embedded.Fingerprint(); got != meta.Catalog.Fingerprint {
+		return nil, nil, fmt.Errorf("embedded catalog has fingerprint %s, but the file records %s: the file is corrupted", got, meta.Catalog.Fingerprint)
+	}
+	if cat == nil {
+		cat = embedded
+	} else if got := cat.Fingerprint(); got != meta.Catalog.Fingerprint {
+		return nil, nil, fmt.Errorf("the model was trained on catalog %q (fingerprint %.12s), but %q has fingerprint %.12s; pass the training catalog, or leave the catalog out to use the one in the checkpoint",
+			meta.Catalog.Source, meta.Catalog.Fingerprint, cat.Source, got)
+	}
+
+	d := &DQN{}
+	if err := msgpack.Unmarshal(meta.AgentConfig, &d.Config); err != nil {
+		return nil, nil, fmt.Errorf("agent config: %w", err)
+	}
+	if err := d.Config.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("agent config: %w", err)
+	}
+	if err := msgpack.Unmarshal(meta.Encoding, &d.Encoding); err != nil {
+		return nil, nil, fmt.Errorf("feature encoding: %w", err)
+	}
+	if d.Encoding.MaxSteps < 1 || len(d.Encoding.Colors) == 0 {
+		return nil, nil, fmt.Errorf("feature encoding is incomplete: %d colours, maximum session length %d", len(d.Encoding.Colors), d.Encoding.MaxSteps)
+	}
+	shop := meta.Shop.WithDefaults()
+	if err := shop.Validate(cat); err != nil {
+		return nil, nil, fmt.Errorf("shop settings: %w", err)
+	}
+	spec := f.Graph.Spec
+	if spec.Inputs != d.Encoding.Width() || spec.Outputs != 1 {
+		return nil, nil, fmt.Errorf("graph takes %d inputs and gives %d outputs, but the encoding has %d features and a DQN scores with 1 output",
+			spec.Inputs, spec.Outputs, d.Encoding.Width())
+	}
+	// The weights are overwritten below, so any stream will do for the allocation.
+	if d.Online, err = nn.NewParams[float32](spec, rand.New(rand.NewPCG(0, 0))); err != nil {
+		return nil, nil, fmt.Errorf("graph: %w", err)
+	}
+	if err := checkpoints.FillSlices(d.Online, f.Graph.Initializers, dataOf(d.Online), "initializers"); err != nil {
+		return nil, nil, err
+	}
+	d.Target = d.Online.Clone()
+	if err := checkpoints.FillSlices(d.Target, f.Training.Target, dataOf(d.Target), "target network"); err != nil {
+		return nil, nil, err
+	}
+	d.Adam = nn.NewAdam(d.Online, d.Config.LearningRate)
+	d.Adam.MaxGradNorm = d.Config.MaxGradNorm
+	d.Adam.Step = f.Training.AdamStep
+	if err := checkpoints.FillSlices(d.Online, f.Training.AdamM, d.Adam.M, "Adam first moments"); err != nil {
+		return nil, nil, err
+	}
+	if err := checkpoints.FillSlices(d.Online, f.Training.AdamV, d.Adam.V, "Adam second moments"); err != nil {
+		return nil, nil, err
+	}
+	d.EnvSteps, d.Episodes, d.Updates = f.Training.EnvSteps, f.Training.Episodes, f.Training.Updates
+	if d.EnvSteps < 0 || d.Episodes < 0 || d.Updates < 0 || d.Adam.Step < 0 {
+		return nil, nil, fmt.Errorf("training counters are negative: steps %d, episodes %d, updates %d", d.EnvSteps, d.Episodes, d.Updates)
+	}
+	d.pcg = rand.NewPCG(0, 0)
+	if err := d.pcg.UnmarshalBinary(f.Training.RNG["agent"]); err != nil {
+		return nil, nil, fmt.Errorf("random stream %q: %w", "agent", err)
+	}
+	if err := d.attach(cat, shop.SlateSize); err != nil {
+		return nil, nil, err
+	}
+	return d, cat, nil
+}
+
+func dataOf(p *nn.Params[float32]) [][]float32 {
+	out := make([][]float32, len(p.Tensors))
+	for i, t := range p.Tensors {
+		out[i] = t.Data
+	}
+	return out
+}

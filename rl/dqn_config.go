@@ -1,0 +1,83 @@
+package rl
+
+import "fmt"
+
+// DQNConfig holds the hyperparameters of the DQN slate recommender. Counts of steps are
+// shopper-steps: one slate shown to one session.
+type DQNConfig struct {
+	// Network.
+	Hidden []int `msgpack:"hidden" json:"hidden"` // hidden layer widths of the item-scoring MLP
+
+	// Learning.
+	Gamma          float64 `msgpack:"gamma" json:"gamma"`                     // discount per slate; 0.9 looks about 10 slates ahead, a typical session
+	LearningRate   float64 `msgpack:"learning_rate" json:"learning_rate"`     // Adam step size
+	MaxGradNorm    float64 `msgpack:"max_grad_norm" json:"max_grad_norm"`     // L2 clip of each update's gradient; 0 disables
+	BatchSize      int     `msgpack:"batch_size" json:"batch_size"`           // transitions per update
+	ReplayCapacity int     `msgpack:"replay_capacity" json:"replay_capacity"` // transitions kept
+	LearningStarts int     `msgpack:"learning_starts" json:"learning_starts"` // transitions stored before the first update
+	UpdateEvery    int     `msgpack:"update_every" json:"update_every"`       // vectorized steps between updates
+	TargetUpdate   int     `msgpack:"target_update" json:"target_update"`     // updates between copies of the online weights to the target network
+	Candidates     int     `msgpack:"candidates" json:"candidates"`           // next-state items stored per transition for the bootstrap target
+
+	// Exploration.
+	EpsilonStart float64 `msgpack:"epsilon_start" json:"epsilon_start"` // chance that a slate position shows a random item, at step 0
+	EpsilonEnd   float64 `msgpack:"epsilon_end" json:"epsilon_end"`     // the same chance after EpsilonSteps
+	EpsilonSteps int64   `msgpack:"epsilon_steps" json:"epsilon_steps"` // shopper-steps of linear decay
+}
+
+// DefaultDQNConfig returns the defaults, sized so that the default training run of
+// 60,000 shopper-steps explores for half of it and makes about 3,700 updates.
+func DefaultDQNConfig() DQNConfig {
+	return DQNConfig{
+		Hidden:         []int{64, 64},
+		Gamma:          0.9,
+		LearningRate:   1e-3,
+		MaxGradNorm:    10,
+		BatchSize:      64,
+		ReplayCapacity: 50_000,
+		LearningStarts: 1_000,
+		UpdateEvery:    1,
+		TargetUpdate:   250,
+		Candidates:     6,
+		EpsilonStart:   1.0,
+		EpsilonEnd:     0.05,
+		EpsilonSteps:   30_000,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c DQNConfig) Validate() error {
+	switch {
+	case len(c.Hidden) == 0:
+		return fmt.Errorf("rl: DQN needs at least one hidden layer")
+	case c.Gamma < 0 || c.Gamma >= 1:
+		return fmt.Errorf("rl: discount %g is invalid; use a value in [0, 1)", c.Gamma)
+	case c.LearningRate <= 0:
+		return fmt.Errorf("rl: learning rate %g is invalid; use a positive value such as 0.001", c.LearningRate)
+	case c.BatchSize < 1:
+		return fmt.Errorf("rl: batch size %d is invalid; use at least 1", c.BatchSize)
+	case c.ReplayCapacity < c.BatchSize:
+		return fmt.Errorf("rl: replay capacity %d is smaller than the batch size %d", c.ReplayCapacity, c.BatchSize)
+	case c.LearningStarts < 1:
+		return fmt.Errorf("rl: learning starts at %d transitions; use at least 1", c.LearningStarts)
+	case c.UpdateEvery < 1 || c.TargetUpdate < 1:
+		return fmt.Errorf("rl: update intervals must be at least 1, got update every %d and target update %d", c.UpdateEvery, c.TargetUpdate)
+	case c.Candidates < 1:
+		return fmt.Errorf("rl: %d next-state candidates is invalid; use at least the slate size", c.Candidates)
+	case c.EpsilonStart < 0 || c.EpsilonStart > 1 || c.EpsilonEnd < 0 || c.EpsilonEnd > 1:
+		return fmt.Errorf("rl: epsilon must stay in [0, 1], got start %g and end %g", c.EpsilonStart, c.EpsilonEnd)
+	case c.EpsilonSteps < 0:
+		return fmt.Errorf("rl: epsilon decay of %d steps is invalid; use 0 or more", c.EpsilonSteps)
+	}
+	return nil
+}
+
+// Epsilon returns the exploration rate after step shopper-steps: linear from EpsilonStart
+// to EpsilonEnd over EpsilonSteps, then constant.
+func (c DQNConfig) Epsilon(step int64) float64 {
+	if step >= c.EpsilonSteps || c.EpsilonSteps == 0 {
+		return c.EpsilonEnd
+	}
+	f := float64(step) / float64(c.EpsilonSteps)
+	return c.EpsilonStart + f*(c.EpsilonEnd-c.EpsilonStart)
+}

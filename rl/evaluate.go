@@ -1,0 +1,146 @@
+package rl
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/simshop/simshop/simenv"
+)
+
+// Result holds the evaluation figures of one recommender on one persona. Rates are per
+// slate shown; an episode is one shopper's session.
+type Result struct {
+	Recommender       string  `json:"recommender" msgpack:"recommender"`
+	Persona           string  `json:"persona" msgpack:"persona"`
+	Episodes          int     `json:"episodes" msgpack:"episodes"`
+	CTR               float64 `json:"ctr" msgpack:"ctr"`                     // clicks per slate shown
+	PurchaseRate      float64 `json:"purchase_rate" msgpack:"purchase_rate"` // purchases per slate shown
+	RewardPerStep     float64 `json:"reward_per_step" msgpack:"reward_per_step"`
+	RewardPerStepCI95 float64 `json:"reward_per_step_ci95" msgpack:"reward_per_step_ci95"`
+	ReturnMean        float64 `json:"return_mean" msgpack:"return_mean"`
+	ReturnCI95        float64 `json:"return_ci95" msgpack:"return_ci95"` // half-width of the 95 % interval
+	SessionLength     float64 `json:"session_length" msgpack:"session_length"`
+}
+
+// EvalOptions sets up an evaluation.
+type EvalOptions struct {
+	Episodes int    // shopper sessions to play
+	Seed     uint64 // user seed; episode e is seeded from (Seed, e) in the evaluation domain
+	Sessions int    // sessions stepped together; results do not depend on it
+}
+
+// EpisodeSeed returns the seed pair of evaluation episode e for a user seed. Training
+// draws its sessions from another domain, so the two never share a shopper.
+func EpisodeSeed(seed uint64, e int) (uint64, uint64) {
+	return DeriveSeed(seed, domainEvalEnv), uint64(e)
+}
+
+// Evaluate plays opt.Episodes complete sessions of rec on the shop cfg over catalog cat and
+// returns the figures. Each episode has its own seed, and rec is told it through
+// StartSession, so the result depends on the seed but not on opt.Sessions as long as rec
+// chooses each session's slate from that session alone.
+func Evaluate(rec Recommender, cat *simenv.Catalog, cfg simenv.Config, opt EvalOptions) (Result, error) {
+	if opt.Episodes < 1 {
+		return Result{}, fmt.Errorf("rl: %d evaluation episodes is invalid; use at least 1", opt.Episodes)
+	}
+	n := min(max(opt.Sessions, 1), opt.Episodes)
+	env, err := simenv.NewVecEnv(cat, cfg, n, 0)
+	if err != nil {
+		return Result{}, err
+	}
+	env.AutoReset = false
+	k := env.Config.SlateSize
+	slates := make([]int32, n*k)
+	out := simenv.NewStepResult(n)
+
+	// Figures are stored by episode number and summed in that order, so that floating-point
+	// rounding does not depend on which episodes happen to finish first.
+	returns := make([]float64, opt.Episodes)
+	steps := make([]float64, opt.Episodes)
+	clicks := make([]float64, opt.Episodes)
+	purchases := make([]float64, opt.Episodes)
+	episodeOf := make([]int, n) // per slot
+	next := 0
+	active := 0
+	start := func(slot int) error {
+		s1, s2 := EpisodeSeed(opt.Seed, next)
+		if err := env.ResetSession(slot, s1, s2); err != nil {
+			return err
+		}
+		rec.StartSession(slot, splitmix64(s1^s2))
+		episodeOf[slot] = next
+		next++
+		active++
+		return nil
+	}
+	for slot := 0; slot < n; slot++ {
+		if err := start(slot); err != nil {
+			return Result{}, err
+		}
+	}
+	for active > 0 {
+		if err := rec.Recommend(env, slates); err != nil {
+			return Result{}, fmt.Errorf("rl: %s: %w", rec.Name(), err)
+		}
+		if err := env.Step(slates, out); err != nil {
+			return Result{}, fmt.Errorf("rl: %s chose an invalid slate: %w", rec.Name(), err)
+		}
+		for slot := 0; slot < n; slot++ {
+			if !out.Done[slot] {
+				continue
+			}
+			e := episodeOf[slot]
+			returns[e] = out.EpisodeReturn[slot]
+			steps[e] = float64(out.EpisodeSteps[slot])
+			clicks[e] = float64(out.EpisodeClicks[slot])
+			purchases[e] = float64(out.EpisodePurchases[slot])
+			active--
+			if next < opt.Episodes {
+				if err := start(slot); err != nil {
+					return Result{}, err
+				}
+			}
+		}
+	}
+	return summarize(rec.Name(), cfg.Persona, returns, steps, clicks, purchases), nil
+}
+
+// summarize computes a Result from per-episode returns and lengths. The interval of the
+// mean return is the normal one, mean ± 1.96·sd/√n. Reward per step is the ratio estimator
+// Σreturn/Σsteps, and its interval comes from the delta method: the standard error is
+// sd(return_e − R·steps_e) / (mean(steps)·√n).
+func summarize(name, persona string, returns, steps, clicks, purchases []float64) Result {
+	n := float64(len(returns))
+	var sumR, sumS, sumC, sumP float64
+	for e := range returns {
+		sumR += returns[e]
+		sumS += steps[e]
+		sumC += clicks[e]
+		sumP += purchases[e]
+	}
+	meanR := sumR / n
+	ratio := sumR / sumS
+	var ssR, ssD float64
+	for e := range returns {
+		ssR += (returns[e] - meanR) * (returns[e] - meanR)
+		d := returns[e] - ratio*steps[e]
+		ssD += d * d
+	}
+	var ciR, ciRatio float64
+	if n > 1 {
+		ciR = 1.96 * math.Sqrt(ssR/(n-1)) / math.Sqrt(n)
+		ciRatio = 1.96 * math.Sqrt(ssD/(n-1)) / (sumS / n) / math.Sqrt(n)
+	}
+	return Result{
+		Recommender:       name,
+		Persona:           persona,
+		Episodes:          len(returns),
+		CTR:               sumC / sumS,
+		PurchaseRate:      sumP / sumS,
+		RewardPerStep:     ratio,
+		RewardPerStepCI95: ciRatio,
+		ReturnMean:        meanR,
+		ReturnCI95:        ciR,
+		SessionLength:     sumS / n,
+	}
+}

@@ -1,0 +1,286 @@
+package rl
+
+import (
+	"math"
+	"sort"
+
+	"github.com/simshop/simshop/simenv"
+)
+
+// standardColors is the fixed colour vocabulary of the features; other colours share one slot.
+var standardColors = []string{
+	"black", "white", "blue", "red", "green", "grey", "pink", "brown",
+	"yellow", "purple", "orange", "beige", "silver", "gold", "multi",
+}
+
+// maxCategoryFeatures is the number of categories that get their own one-hot slot; the
+// rest of a catalog's categories share one "other" slot.
+const maxCategoryFeatures = 10
+
+// Encoding describes how an (observed session, item) pair becomes a feature row. It is
+// stored in checkpoints so that a loaded model encodes its inputs as it did in training.
+//
+// A row is, in order:
+//   - the item's category, one-hot over Categories plus an "other" slot;
+//   - the item's colour, one-hot over Colors plus an "other" slot;
+//   - the item's standardised ln price, rating, ln(1+popularity) and ln(rating/price);
+//   - the session's history with this item: ln(1+times shown), shown at all,
+//     ln(1+clicks), bought it;
+//   - the item's fit with the session's clicks: the share of clicks in its category, in its
+//     colour and on its brand, its standardised ln price minus the mean over clicked items,
+//     the click-through rate of its category and of its colour in this session, and
+//     ln(1+times its category was shown);
+//   - the session: step/MaxSteps, ignored slates in a row/3, clicks per step, any click,
+//     ln(1+clicks).
+type Encoding struct {
+	Categories []string   `msgpack:"categories"`
+	Colors     []string   `msgpack:"colors"`
+	MaxSteps   int        `msgpack:"max_steps"`
+	Mean       [4]float64 `msgpack:"mean"` // of ln price, rating, ln(1+popularity), ln(rating/price)
+	SD         [4]float64 `msgpack:"sd"`
+}
+
+// Number of features in each group after the one-hot slots.
+const (
+	numericFeatures = 4
+	historyFeatures = 4
+	fitFeatures     = 7
+	sessionFeatures = 5
+)
+
+// NewEncoding fits an encoding to catalog cat: the most common categories (ties broken by
+// name) and the standardisation statistics of its items.
+func NewEncoding(cat *simenv.Catalog, maxSteps int) Encoding {
+	counts := map[string]int{}
+	for _, it := range cat.Items {
+		counts[it.Category]++
+	}
+	cats := make([]string, 0, len(counts))
+	for c := range counts {
+		cats = append(cats, c)
+	}
+	sort.Slice(cats, func(a, b int) bool {
+		if counts[cats[a]] != counts[cats[b]] {
+			return counts[cats[a]] > counts[cats[b]]
+		}
+		return cats[a] < cats[b]
+	})
+	if len(cats) > maxCategoryFeatures {
+		cats = cats[:maxCategoryFeatures]
+	}
+	enc := Encoding{Categories: cats, Colors: append([]string(nil), standardColors...), MaxSteps: maxSteps}
+
+	n := float64(cat.Len())
+	for _, it := range cat.Items {
+		for k, v := range rawNumeric(it) {
+			enc.Mean[k] += v / n
+		}
+	}
+	for _, it := range cat.Items {
+		for k, v := range rawNumeric(it) {
+			enc.SD[k] += (v - enc.Mean[k]) * (v - enc.Mean[k]) / n
+		}
+	}
+	for k := range enc.SD {
+		enc.SD[k] = math.Sqrt(enc.SD[k])
+		if enc.SD[k] == 0 {
+			enc.SD[k] = 1
+		}
+	}
+	return enc
+}
+
+func rawNumeric(it simenv.Item) [numericFeatures]float64 {
+	return [numericFeatures]float64{
+		math.Log(it.Price), it.Rating, math.Log1p(it.Popularity), math.Log(it.Rating / it.Price),
+	}
+}
+
+// Width returns the number of features per row.
+func (e Encoding) Width() int {
+	return len(e.Categories) + 1 + len(e.Colors) + 1 + numericFeatures + historyFeatures + fitFeatures + sessionFeatures
+}
+
+// Encoder writes feature rows for the sessions of a VecEnv. It precomputes the static part
+// of every item's row once, so encoding a session costs O(items × width).
+type Encoder struct {
+	Encoding Encoding
+	catalog  *simenv.Catalog
+	width    int
+	static   []float32 // [items, width], history, fit and session features zero
+	priceZ   []float64 // per item
+	catSlot  []int     // per item, index of its category one-hot slot
+	colSlot  []int
+	history  int // offset of the history features
+
+	// Per-session scratch, sized by the catalog's category, colour and brand counts.
+	catClicks   []float64
+	colorClicks []float64
+	brandClicks []float64
+	catShown    []float64
+	colorShown  []float64
+}
+
+// NewEncoder prepares enc for catalog cat. The catalog may differ from the one enc was fitted
+// on: categories and colours outside the vocabulary fall into the "other" slots.
+func NewEncoder(enc Encoding, cat *simenv.Catalog) *Encoder {
+	w := enc.Width()
+	e := &Encoder{
+		Encoding:    enc,
+		catalog:     cat,
+		width:       w,
+		static:      make([]float32, cat.Len()*w),
+		priceZ:      make([]float64, cat.Len()),
+		catSlot:     make([]int, cat.Len()),
+		colSlot:     make([]int, cat.Len()),
+		catClicks:   make([]float64, len(cat.Categories)),
+		colorClicks: make([]float64, len(cat.Colors)),
+		brandClicks: make([]float64, len(cat.Brands)),
+		catShown:    make([]float64, len(cat.Categories)),
+		colorShown:  make([]float64, len(cat.Colors)),
+	}
+	catIndex := map[string]int{}
+	for k, c := range enc.Categories {
+		catIndex[c] = k
+	}
+	colIndex := map[string]int{}
+	for k, c := range enc.Colors {
+		colIndex[c] = k
+	}
+	colorBase := len(enc.Categories) + 1
+	numericBase := colorBase + len(enc.Colors) + 1
+	e.history = numericBase + numericFeatures
+	for i, it := range cat.Items {
+		row := e.static[i*w : (i+1)*w]
+		slot, ok := catIndex[it.Category]
+		if !ok {
+			slot = len(enc.Categories)
+		}
+		e.catSlot[i] = slot
+		row[slot] = 1
+		cslot, ok := colIndex[it.Color]
+		if !ok {
+			cslot = len(enc.Colors)
+		}
+		e.colSlot[i] = colorBase + cslot
+		row[colorBase+cslot] = 1
+		for k, v := range rawNumeric(it) {
+			z := (v - enc.Mean[k]) / enc.SD[k]
+			row[numericBase+k] = float32(z)
+			if k == 0 {
+				e.priceZ[i] = z
+			}
+		}
+	}
+	return e
+}
+
+// Width returns the number of features per row.
+func (e *Encoder) Width() int { return e.width }
+
+// sessionSummary gathers what session i's clicks revealed, into the encoder's scratch.
+type sessionSummary struct {
+	clicks     float64
+	meanPriceZ float64
+	step       float64
+	ignoredRun float64
+}
+
+func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
+	clear(e.catClicks)
+	clear(e.colorClicks)
+	clear(e.brandClicks)
+	clear(e.catShown)
+	clear(e.colorShown)
+	m := e.catalog.Len()
+	clicks := env.ItemClicks[i*m : (i+1)*m]
+	exposure := env.Exposure[i*m : (i+1)*m]
+	var s sessionSummary
+	for item, c := range clicks {
+		if x := exposure[item]; x > 0 {
+			e.catShown[e.catalog.CategoryOf[item]] += float64(x)
+			e.colorShown[e.catalog.ColorOf[item]] += float64(x)
+		}
+		if c == 0 {
+			continue
+		}
+		fc := float64(c)
+		s.clicks += fc
+		e.catClicks[e.catalog.CategoryOf[item]] += fc
+		e.colorClicks[e.catalog.ColorOf[item]] += fc
+		e.brandClicks[e.catalog.BrandOf[item]] += fc
+		s.meanPriceZ += fc * e.priceZ[item]
+	}
+	if s.clicks > 0 {
+		s.meanPriceZ /= s.clicks
+	}
+	s.step = float64(env.SessionStep(i))
+	s.ignoredRun = float64(env.IgnoredRun(i))
+	return s
+}
+
+// EncodeSession writes the rows of every catalog item for session i of env into dst,
+// which must hold items × Width values.
+func (e *Encoder) EncodeSession(env *simenv.VecEnv, i int, dst []float32) {
+	copy(dst, e.static)
+	s := e.summarize(env, i)
+	for item := range e.catalog.Items {
+		e.fillDynamic(env, i, item, &s, dst[item*e.width:(item+1)*e.width])
+	}
+}
+
+// EncodeItems writes the rows of the given items for session i into dst, len(items) × Width.
+func (e *Encoder) EncodeItems(env *simenv.VecEnv, i int, items []int32, dst []float32) {
+	s := e.summarize(env, i)
+	for k, item := range items {
+		row := dst[k*e.width : (k+1)*e.width]
+		copy(row, e.static[int(item)*e.width:(int(item)+1)*e.width])
+		e.fillDynamic(env, i, int(item), &s, row)
+	}
+}
+
+// fillDynamic writes the history, fit and session features of one row.
+func (e *Encoder) fillDynamic(env *simenv.VecEnv, i, item int, s *sessionSummary, row []float32) {
+	m := e.catalog.Len()
+	h := row[e.history:]
+	exposure := float64(env.Exposure[i*m+item])
+	h[0] = float32(math.Log1p(exposure))
+	h[1] = indicator(exposure > 0)
+	h[2] = float32(math.Log1p(float64(env.ItemClicks[i*m+item])))
+	h[3] = indicator(env.ItemPurchases[i*m+item] > 0)
+
+	f := h[historyFeatures:]
+	if s.clicks > 0 {
+		f[0] = float32(e.catClicks[e.catalog.CategoryOf[item]] / s.clicks)
+		f[1] = float32(e.colorClicks[e.catalog.ColorOf[item]] / s.clicks)
+		f[2] = float32(e.brandClicks[e.catalog.BrandOf[item]] / s.clicks)
+		f[3] = float32(e.priceZ[item] - s.meanPriceZ)
+	} else {
+		f[0], f[1], f[2], f[3] = 0, 0, 0, 0
+	}
+	f[4] = float32(rate(e.catClicks[e.catalog.CategoryOf[item]], e.catShown[e.catalog.CategoryOf[item]]))
+	f[5] = float32(rate(e.colorClicks[e.catalog.ColorOf[item]], e.colorShown[e.catalog.ColorOf[item]]))
+	f[6] = float32(math.Log1p(e.catShown[e.catalog.CategoryOf[item]]))
+
+	g := f[fitFeatures:]
+	g[0] = float32(s.step / float64(e.Encoding.MaxSteps))
+	g[1] = float32(s.ignoredRun / 3)
+	g[2] = float32(s.clicks / math.Max(1, s.step))
+	g[3] = indicator(s.clicks > 0)
+	g[4] = float32(math.Log1p(s.clicks))
+}
+
+// rate returns clicks/shown, or 0 when nothing was shown.
+func rate(clicks, shown float64) float64 {
+	if shown == 0 {
+		return 0
+	}
+	return clicks / shown
+}
+
+func indicator(b bool) float32 {
+	if b {
+		return 1
+	}
+	return 0
+}

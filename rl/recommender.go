@@ -1,0 +1,60 @@
+// Package rl holds SimShop's recommenders: baselines that follow fixed rules and agents
+// that learn from reward, together with the evaluation that compares them.
+package rl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/simshop/simshop/simenv"
+)
+
+// Recommender chooses the slates of a VecEnv's sessions from what the shop can observe:
+// the catalog and each session's exported history. It never sees the shoppers.
+type Recommender interface {
+	// Name identifies the recommender in reports, e.g. "popularity" or "dqn".
+	Name() string
+	// StartSession tells the recommender that session i begins a new episode whose
+	// randomness is seeded by seed.
+	StartSession(i int, seed uint64)
+	// Recommend writes Config.SlateSize distinct item indices per session into slates.
+	Recommend(env *simenv.VecEnv, slates []int32) error
+}
+
+// BaselineNames lists the rule-based recommenders.
+var BaselineNames = []string{"random", "popularity", "filtered"}
+
+// NewBaseline returns the baseline of the given name for catalog cat, or an error naming
+// the valid ones.
+func NewBaseline(name string, cat *simenv.Catalog, slateSize, sessions int) (Recommender, error) {
+	switch name {
+	case "random":
+		return NewRandom(cat, slateSize, sessions), nil
+	case "popularity":
+		return NewPopularity(cat, slateSize), nil
+	case "filtered":
+		return NewFiltered(cat, slateSize, sessions), nil
+	}
+	return nil, fmt.Errorf("rl: unknown baseline %q; valid baselines: %s", name, strings.Join(BaselineNames, ", "))
+}
+
+// splitmix64 is one step of the SplitMix64 generator (Steele, Lea and Flood, OOPSLA 2014),
+// used to derive independent seeds from one user seed.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Seed domains keep the streams of training, evaluation and the learner apart, so that
+// evaluation episodes never replay a training shopper for the same user seed.
+const (
+	domainTrainEnv uint64 = 0x7261696e // "rain"
+	domainEvalEnv  uint64 = 0x6576616c // "eval"
+	domainAgent    uint64 = 0x6167656e // "agen"
+	domainPolicy   uint64 = 0x706f6c69 // "poli"
+)
+
+// DeriveSeed returns the seed of one stream domain for a user seed.
+func DeriveSeed(seed, domain uint64) uint64 { return splitmix64(seed ^ splitmix64(domain)) }

@@ -1,0 +1,318 @@
+package rl
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/simenv"
+)
+
+func generated(t *testing.T, n int) *simenv.Catalog {
+	t.Helper()
+	c, err := simenv.Generate(n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestTopK(t *testing.T) {
+	scores := []float32{0.5, 3, -1, 3, 2, 7, 0}
+	dst := make([]int32, 4)
+	topK(scores, dst)
+	want := []int32{5, 1, 3, 4} // ties keep the lower index first
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("topK = %v, want %v", dst, want)
+		}
+	}
+}
+
+func TestPopularityShowsMostPopular(t *testing.T) {
+	cat := generated(t, 100)
+	p := NewPopularity(cat, 3)
+	env, _ := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.CheapBlue}, 2, 1)
+	slates := make([]int32, 6)
+	if err := p.Recommend(env, slates); err != nil {
+		t.Fatal(err)
+	}
+	maxPop := 0.0
+	for _, it := range cat.Items {
+		maxPop = math.Max(maxPop, it.Popularity)
+	}
+	if got := cat.Items[slates[0]].Popularity; got != maxPop {
+		t.Errorf("first item has popularity %g, want the maximum %g", got, maxPop)
+	}
+	for a := 1; a < 3; a++ {
+		if cat.Items[slates[a]].Popularity > cat.Items[slates[a-1]].Popularity {
+			t.Errorf("slate %v is not in descending popularity", slates[:3])
+		}
+	}
+	if slates[3] != slates[0] {
+		t.Errorf("sessions got different slates: %v", slates)
+	}
+}
+
+func TestFilteredFollowsClicks(t *testing.T) {
+	cat := generated(t, 200)
+	env, _ := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.CheapBlue}, 1, 1)
+	f := NewFiltered(cat, 3, 1)
+	// Pretend the session clicked the least popular item: its category and colour lead now.
+	order := popularityOrder(cat)
+	clicked := order[len(order)-1]
+	env.ItemClicks[clicked] = 1
+	env.Exposure[clicked] = 1
+	slate := make([]int32, 3)
+	if err := f.Recommend(env, slate); err != nil {
+		t.Fatal(err)
+	}
+	want := cat.Items[clicked]
+	first := cat.Items[slate[0]]
+	if first.Category != want.Category || first.Color != want.Color {
+		t.Errorf("first item is %s %s, want the clicked item's %s %s", first.Color, first.Category, want.Color, want.Category)
+	}
+}
+
+func TestRandomSlatesDistinct(t *testing.T) {
+	cat := generated(t, 5)
+	r := NewRandom(cat, 3, 4)
+	env, _ := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.CheapBlue}, 4, 1)
+	slates := make([]int32, 12)
+	out := simenv.NewStepResult(4)
+	for step := 0; step < 200; step++ {
+		if err := r.Recommend(env, slates); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Step(slates, out); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+	}
+}
+
+func TestEvaluateIndependentOfSessions(t *testing.T) {
+	cat := generated(t, 60)
+	shop := simenv.Config{Persona: simenv.ValueSeeker}
+	var results []Result
+	for _, sessions := range []int{1, 7, 50} {
+		res, err := Evaluate(NewRandom(cat, 3, sessions), cat, shop, EvalOptions{Episodes: 50, Seed: 3, Sessions: sessions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, res)
+	}
+	for _, r := range results[1:] {
+		if r != results[0] {
+			t.Errorf("results differ with the number of sessions:\n%+v\n%+v", results[0], r)
+		}
+	}
+}
+
+func TestSummarizeIntervals(t *testing.T) {
+	r := summarize("x", "p", []float64{1, 3}, []float64{2, 2}, []float64{1, 1}, []float64{0, 1})
+	// Returns 1 and 3: mean 2, sample sd sqrt(2), half-width 1.96·sqrt(2)/sqrt(2) = 1.96.
+	if r.ReturnMean != 2 || math.Abs(r.ReturnCI95-1.96) > 1e-12 {
+		t.Errorf("return %g ± %g, want 2 ± 1.96", r.ReturnMean, r.ReturnCI95)
+	}
+	// Reward per step 4/4 = 1; residuals 1-2 = -1 and 3-2 = 1 give sd sqrt(2), so the
+	// half-width is 1.96·sqrt(2)/2/sqrt(2) = 0.98.
+	if r.RewardPerStep != 1 || math.Abs(r.RewardPerStepCI95-0.98) > 1e-12 {
+		t.Errorf("reward per step %g ± %g, want 1 ± 0.98", r.RewardPerStep, r.RewardPerStepCI95)
+	}
+	if r.CTR != 0.5 || r.PurchaseRate != 0.25 || r.SessionLength != 2 {
+		t.Errorf("ctr %g, purchase rate %g, session length %g; want 0.5, 0.25, 2", r.CTR, r.PurchaseRate, r.SessionLength)
+	}
+}
+
+// smallConfig trains quickly on small catalogs.
+func smallConfig() DQNConfig {
+	cfg := DefaultDQNConfig()
+	cfg.Hidden = []int{32}
+	cfg.LearningStarts = 256
+	cfg.BatchSize = 32
+	cfg.EpsilonSteps = 3000
+	return cfg
+}
+
+func trainSmall(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, steps int64) *DQN {
+	t.Helper()
+	d, err := NewDQN(smallConfig(), cat, shop, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := simenv.NewVecEnv(cat, shop, 8, TrainSeed(seed, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Train(context.Background(), env, TrainOptions{Steps: steps}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestDQNLearnsCheapBlue(t *testing.T) {
+	cat := generated(t, 60)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	d := trainSmall(t, cat, shop, 1, 8000)
+	d.Greedy = true
+	opt := EvalOptions{Episodes: 300, Seed: 2, Sessions: 32}
+	dqn, err := Evaluate(d, cat, shop, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	random, err := Evaluate(NewRandom(cat, 3, 32), cat, shop, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	popular, err := Evaluate(NewPopularity(cat, 3), cat, shop, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("reward per step: dqn %.3f±%.3f, random %.3f±%.3f, popularity %.3f±%.3f",
+		dqn.RewardPerStep, dqn.RewardPerStepCI95, random.RewardPerStep, random.RewardPerStepCI95, popular.RewardPerStep, popular.RewardPerStepCI95)
+	for _, base := range []Result{random, popular} {
+		if dqn.RewardPerStep-dqn.RewardPerStepCI95 <= base.RewardPerStep+base.RewardPerStepCI95 {
+			t.Errorf("dqn reward per step %.3f±%.3f does not beat %s %.3f±%.3f",
+				dqn.RewardPerStep, dqn.RewardPerStepCI95, base.Recommender, base.RewardPerStep, base.RewardPerStepCI95)
+		}
+	}
+}
+
+func TestDQNTrainingDeterministic(t *testing.T) {
+	cat := generated(t, 30)
+	shop := simenv.Config{Persona: simenv.ValueSeeker}
+	a := trainSmall(t, cat, shop, 5, 1500)
+	b := trainSmall(t, cat, shop, 5, 1500)
+	c := trainSmall(t, cat, shop, 6, 1500)
+	same, differ := true, false
+	for i, pt := range a.Online.Tensors {
+		for j, v := range pt.Data {
+			same = same && v == b.Online.Tensors[i].Data[j]
+			differ = differ || v != c.Online.Tensors[i].Data[j]
+		}
+	}
+	if !same {
+		t.Error("two runs with seed 5 trained different weights")
+	}
+	if !differ {
+		t.Error("seeds 5 and 6 trained identical weights")
+	}
+	if a.Updates == 0 || a.Updates != b.Updates || a.Episodes != b.Episodes {
+		t.Errorf("counters: updates %d and %d, episodes %d and %d", a.Updates, b.Updates, a.Episodes, b.Episodes)
+	}
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	cat := generated(t, 30)
+	shop := simenv.Config{Persona: simenv.ExposureBuyer}
+	d := trainSmall(t, cat, shop, 7, 1200)
+	path := filepath.Join(t.TempDir(), "model.msgpack")
+	f, err := d.Checkpoint(RunInfo{Shop: shop, Seed: 7, Sessions: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.Save(path, f); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := checkpoints.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, lcat, err := LoadDQN(loaded, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lcat.Fingerprint() != cat.Fingerprint() {
+		t.Error("embedded catalog differs from the training catalog")
+	}
+	if e.EnvSteps != d.EnvSteps || e.Updates != d.Updates || e.Episodes != d.Episodes || e.Adam.Step != d.Adam.Step {
+		t.Errorf("counters: got steps %d updates %d episodes %d adam %d, want %d %d %d %d",
+			e.EnvSteps, e.Updates, e.Episodes, e.Adam.Step, d.EnvSteps, d.Updates, d.Episodes, d.Adam.Step)
+	}
+	compareTensors(t, "online", d.Online.Tensors[0].Data, e.Online.Tensors[0].Data)
+	compareTensors(t, "target", d.Target.Tensors[2].Data, e.Target.Tensors[2].Data)
+	compareTensors(t, "adam m", d.Adam.M[1], e.Adam.M[1])
+	compareTensors(t, "adam v", d.Adam.V[3], e.Adam.V[3])
+	if d.rng.Uint64() != e.rng.Uint64() {
+		t.Error("the agent's random stream did not resume where it was saved")
+	}
+
+	// The loaded model scores sessions exactly as the original does.
+	env, _ := simenv.NewVecEnv(cat, shop, 2, 1)
+	q1, err := d.Scores(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q1 = append([]float32(nil), q1...)
+	q2, err := e.Scores(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareTensors(t, "scores", q1, q2)
+}
+
+func compareTensors(t *testing.T, what string, a, b []float32) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: lengths %d and %d", what, len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("%s[%d] = %g after loading, want %g", what, i, b[i], a[i])
+		}
+	}
+}
+
+func TestLoadRejectsOtherCatalog(t *testing.T) {
+	cat := generated(t, 30)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	d, err := NewDQN(smallConfig(), cat, shop, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.Checkpoint(RunInfo{Shop: shop, Seed: 1, Sessions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := generated(t, 31)
+	if _, _, err := LoadDQN(f, other); err == nil {
+		t.Error("loading with another catalog gave no error")
+	}
+}
+
+func TestEncodingWidthMatchesRows(t *testing.T) {
+	cat := generated(t, 40)
+	enc := NewEncoding(cat, 30)
+	e := NewEncoder(enc, cat)
+	env, _ := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.CheapBlue}, 1, 1)
+	rows := make([]float32, cat.Len()*e.Width())
+	e.EncodeSession(env, 0, rows)
+	for item := range cat.Items {
+		row := rows[item*e.Width() : (item+1)*e.Width()]
+		ones := 0
+		for _, v := range row[:len(enc.Categories)+1] {
+			if v == 1 {
+				ones++
+			}
+		}
+		if ones != 1 {
+			t.Fatalf("item %d: category one-hot has %d ones", item, ones)
+		}
+	}
+	// After a click on item 5, its category's click share is 1 for items of that category.
+	env.ItemClicks[5], env.Exposure[5] = 1, 1
+	e.EncodeSession(env, 0, rows)
+	fit := e.history + historyFeatures
+	for item := range cat.Items {
+		share := rows[item*e.Width()+fit]
+		same := cat.CategoryOf[item] == cat.CategoryOf[5]
+		if (share == 1) != same {
+			t.Errorf("item %d (same category %v) has category click share %g", item, same, share)
+		}
+	}
+	one := make([]float32, e.Width())
+	e.EncodeItems(env, 0, []int32{5}, one)
+	compareTensors(t, "EncodeItems row", rows[5*e.Width():6*e.Width()], one)
+}

@@ -1,0 +1,102 @@
+package rl
+
+import (
+	"context"
+	"time"
+
+	"github.com/simshop/simshop/replay"
+	"github.com/simshop/simshop/simenv"
+)
+
+// TrainProgress is a snapshot of a training run, passed to TrainOptions.Progress.
+type TrainProgress struct {
+	EnvSteps       int64
+	Episodes       int64
+	Updates        int64
+	Epsilon        float64
+	Loss           float64 // of the latest update
+	ReturnMean     float64 // mean return of the episodes finished since the last report
+	CTR            float64 // clicks per slate since the last report
+	StepsPerSecond float64 // shopper-steps per second of wall time since the last report
+}
+
+// TrainOptions sets how long a training run goes and how it reports.
+type TrainOptions struct {
+	Steps    int64 // train until EnvSteps reaches this many shopper-steps
+	Every    int64 // shopper-steps between Progress calls; 0 means never
+	Progress func(TrainProgress)
+}
+
+// Train runs the agent on env, which it owns for the duration, until d.EnvSteps reaches
+// opt.Steps or ctx is cancelled. A cancelled run stops after the current update, with the
+// agent in a consistent state that can be saved, and returns ctx.Err().
+func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) error {
+	if d.buffer == nil {
+		var err error
+		if d.buffer, err = replay.New(d.Config.ReplayCapacity, d.recordWidth()); err != nil {
+			return err
+		}
+	}
+	if err := d.ensureSessions(env.NumSessions()); err != nil {
+		return err
+	}
+	clear(d.waiting) // the sessions of a new env have no pending transitions
+	d.Greedy = false
+	slates := make([]int32, env.NumSessions()*d.k)
+	out := simenv.NewStepResult(env.NumSessions())
+
+	var window struct {
+		returns, episodes, clicks, steps float64
+		start                            time.Time
+		from                             int64
+	}
+	window.start, window.from = time.Now(), d.EnvSteps
+	for vectorStep := 0; d.EnvSteps < opt.Steps; vectorStep++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := d.Recommend(env, slates); err != nil {
+			return err
+		}
+		if err := env.Step(slates, out); err != nil {
+			return err
+		}
+		d.Observe(out)
+		for i, done := range out.Done {
+			if out.Click[i] >= 0 {
+				window.clicks++
+			}
+			if done {
+				window.returns += out.EpisodeReturn[i]
+				window.episodes++
+			}
+		}
+		window.steps += float64(len(out.Done))
+		if vectorStep%d.Config.UpdateEvery == 0 {
+			if _, err := d.Update(); err != nil {
+				return err
+			}
+		}
+		if opt.Every > 0 && opt.Progress != nil && (d.EnvSteps-window.from >= opt.Every || d.EnvSteps >= opt.Steps) {
+			p := TrainProgress{
+				EnvSteps: d.EnvSteps, Episodes: d.Episodes, Updates: d.Updates,
+				Epsilon: d.Config.Epsilon(d.EnvSteps), Loss: d.LastLoss,
+				CTR:            window.clicks / window.steps,
+				StepsPerSecond: float64(d.EnvSteps-window.from) / time.Since(window.start).Seconds(),
+			}
+			if window.episodes > 0 {
+				p.ReturnMean = window.returns / window.episodes
+			}
+			opt.Progress(p)
+			window.returns, window.episodes, window.clicks, window.steps = 0, 0, 0, 0
+			window.start, window.from = time.Now(), d.EnvSteps
+		}
+	}
+	return nil
+}
+
+// TrainSeed returns the seed pair of training session i for a user seed and the shopper-step
+// at which the environment starts, so that a resumed run meets new shoppers.
+func TrainSeed(seed uint64, startStep int64) uint64 {
+	return DeriveSeed(seed^splitmix64(uint64(startStep)), domainTrainEnv)
+}
