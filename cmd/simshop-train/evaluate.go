@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/rl"
+	"github.com/simshop/simshop/simenv"
+)
+
+func evalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "episodes", Usage: "evaluation sessions per recommender and persona", Value: 500},
+		&cli.Uint64Flag{Name: "seed", Usage: "evaluation seed; training with the same --seed never meets these shoppers", Value: 1},
+		&cli.IntFlag{Name: "envs", Usage: "sessions simulated together; results do not depend on it", Value: evalSessions},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON array instead of a table"},
+	}
+}
+
+func evalCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "model", Usage: "checkpoint `FILE` to evaluate", Required: true},
+	}
+	flags = append(flags, evalFlags()...)
+	flags = append(flags, shopFlags("shopper persona (default: the one the model was trained on)")...)
+	flags = append(flags, catalogFlags()...)
+	return &cli.Command{
+		Name:   "eval",
+		Usage:  "evaluate a trained model; the checkpoint alone is enough",
+		Flags:  flags,
+		Action: runEval,
+	}
+}
+
+func compareCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "model", Usage: "checkpoint `FILE` to compare with the baselines; repeat for several"},
+	}
+	flags = append(flags, evalFlags()...)
+	flags = append(flags, shopFlags("shopper persona, or all: "+strings.Join(simenv.PersonaNames, ", "))...)
+	flags = append(flags, catalogFlags()...)
+	return &cli.Command{
+		Name:   "compare",
+		Usage:  "evaluate the baselines and the given models side by side",
+		Flags:  flags,
+		Action: runCompare,
+	}
+}
+
+// model is a loaded checkpoint, named for reports.
+type model struct {
+	name  string
+	agent *rl.DQN
+	shop  simenv.Config
+}
+
+// namedRecommender reports a recommender under another name.
+type namedRecommender struct {
+	rl.Recommender
+	name string
+}
+
+func (n namedRecommender) Name() string { return n.name }
+
+// loadModel loads a checkpoint for evaluation. cat may be nil to use the embedded catalog.
+func loadModel(path string, cat *simenv.Catalog) (*model, *simenv.Catalog, error) {
+	f, err := checkpoints.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	agent, cat, err := rl.LoadDQN(f, cat)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load model %s: %w", path, err)
+	}
+	agent.Greedy = true
+	return &model{name: modelName(path), agent: agent, shop: f.Metadata.Shop}, cat, nil
+}
+
+// modelName names a model in reports: "dqn:RUN" for RUN/checkpoints/NAME.msgpack, otherwise
+// "dqn:" and the file name without its extension.
+func modelName(path string) string {
+	dir := filepath.Dir(path)
+	if filepath.Base(dir) == "checkpoints" {
+		return "dqn:" + filepath.Base(filepath.Dir(dir))
+	}
+	return "dqn:" + strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+// evalShop returns the shop settings for persona, taking reward and length from the flags.
+func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Config {
+	shop := fallback
+	shop.Persona = persona
+	if c.IsSet("reward") || shop.Reward == "" {
+		shop.Reward = c.String("reward")
+	}
+	if c.IsSet("max-steps") || shop.MaxSteps == 0 {
+		shop.MaxSteps = c.Int("max-steps")
+	}
+	return shop.WithDefaults()
+}
+
+func runEval(c *cli.Context) error {
+	if err := checkPositive(c, "episodes", "envs"); err != nil {
+		return err
+	}
+	cat, err := loadCatalog(c, true)
+	if err != nil {
+		return err
+	}
+	m, cat, err := loadModel(c.String("model"), cat)
+	if err != nil {
+		return err
+	}
+	persona := m.shop.Persona
+	if c.IsSet("persona") {
+		persona = c.String("persona")
+	}
+	shop := evalShop(c, persona, m.shop)
+	if err := shop.Validate(cat); err != nil {
+		return err
+	}
+	res, err := rl.Evaluate(namedRecommender{m.agent, m.name}, cat, shop, evalOptions(c))
+	if err != nil {
+		return err
+	}
+	return report(c, []rl.Result{res})
+}
+
+func runCompare(c *cli.Context) error {
+	if err := checkPositive(c, "episodes", "envs"); err != nil {
+		return err
+	}
+	cat, err := loadCatalog(c, true)
+	if err != nil {
+		return err
+	}
+	var models []*model
+	for _, path := range c.StringSlice("model") {
+		m, mcat, err := loadModel(path, cat)
+		if err != nil {
+			return err
+		}
+		cat = mcat // later models must match the first one's catalog
+		models = append(models, m)
+	}
+	if cat == nil {
+		if cat, err = simenv.Generate(c.Int("items"), c.Uint64("catalog-seed")); err != nil {
+			return err
+		}
+	}
+
+	personas := []string{c.String("persona")}
+	switch {
+	case !c.IsSet("persona") && len(models) > 0:
+		personas = []string{models[0].shop.Persona}
+	case !c.IsSet("persona"), c.String("persona") == "all":
+		personas = simenv.PersonaNames
+	}
+	var results []rl.Result
+	for _, persona := range personas {
+		shop := evalShop(c, persona, simenv.Config{})
+		if err := shop.Validate(cat); err != nil {
+			return err
+		}
+		var recs []rl.Recommender
+		for _, name := range rl.BaselineNames {
+			b, err := rl.NewBaseline(name, cat, shop.SlateSize, c.Int("envs"))
+			if err != nil {
+				return err
+			}
+			recs = append(recs, b)
+		}
+		for _, m := range models {
+			if m.shop.Persona != persona {
+				slog.Warn("model evaluated on a persona it was not trained on", "model", m.name, "trained_on", m.shop.Persona, "persona", persona)
+			}
+			recs = append(recs, namedRecommender{m.agent, m.name})
+		}
+		for _, rec := range recs {
+			res, err := rl.Evaluate(rec, cat, shop, evalOptions(c))
+			if err != nil {
+				return err
+			}
+			results = append(results, res)
+		}
+	}
+	return report(c, results)
+}
+
+func evalOptions(c *cli.Context) rl.EvalOptions {
+	return rl.EvalOptions{Episodes: c.Int("episodes"), Seed: c.Uint64("seed"), Sessions: c.Int("envs")}
+}
+
+// report prints results as JSON or as a table.
+func report(c *cli.Context, results []rl.Result) error {
+	if c.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	printTable(os.Stdout, results)
+	return nil
+}

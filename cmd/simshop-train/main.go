@@ -1,0 +1,90 @@
+// Command simshop-train trains, evaluates and compares slate recommenders on SimShop's
+// simulated shoppers.
+//
+//	simshop-train train --persona cheap_blue --steps 60000 --out runs/cheap_blue
+//	simshop-train eval --model runs/cheap_blue/checkpoints/latest.msgpack --episodes 500
+//	simshop-train compare --model runs/cheap_blue/checkpoints/latest.msgpack --persona cheap_blue
+//
+// Results go to stdout; logs go to stderr.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/simshop/simshop/simenv"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "simshop-train:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "simshop-train",
+		Usage: "train, evaluate and compare slate recommenders on simulated shoppers",
+		Commands: []*cli.Command{
+			trainCommand(),
+			evalCommand(),
+			compareCommand(),
+		},
+		// Errors are printed once, by main.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+// catalogFlags select the catalog: a CSV file, or a generated one.
+func catalogFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "catalog", Usage: "catalog CSV `FILE` (columns item_id, category, price, color, brand; optional name, popularity, rating)"},
+		&cli.IntFlag{Name: "items", Usage: "size of the generated catalog, in items, when no --catalog is given", Value: simenv.DefaultCatalogSize},
+		&cli.Uint64Flag{Name: "catalog-seed", Usage: "seed of the generated catalog", Value: 1},
+	}
+}
+
+// shopFlags set the simulated shop.
+func shopFlags(personaUsage string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "persona", Usage: personaUsage},
+		&cli.StringFlag{Name: "reward", Usage: "reward scheme: " + strings.Join(simenv.RewardNames, ", "), Value: simenv.RewardClickPurchase},
+		&cli.IntFlag{Name: "max-steps", Usage: "maximum session length, in slates", Value: simenv.DefaultMaxSteps},
+	}
+}
+
+// loadCatalog returns the catalog the flags select, or nil when neither --catalog nor
+// --items was set and allowNone is true.
+func loadCatalog(c *cli.Context, allowNone bool) (*simenv.Catalog, error) {
+	if c.IsSet("catalog") && c.IsSet("items") {
+		return nil, fmt.Errorf("--catalog and --items both given; use --catalog FILE for a CSV catalog or --items N for a generated one")
+	}
+	if path := c.String("catalog"); path != "" {
+		return simenv.LoadCSV(path)
+	}
+	if allowNone && !c.IsSet("items") && !c.IsSet("catalog-seed") {
+		return nil, nil
+	}
+	n := c.Int("items")
+	if n < simenv.DefaultSlateSize {
+		return nil, fmt.Errorf("--items %d is too small; a catalog needs at least %d items, one per slate position", n, simenv.DefaultSlateSize)
+	}
+	return simenv.Generate(n, c.Uint64("catalog-seed"))
+}
+
+// checkPositive returns an error naming the first of the integer flags whose value is
+// below 1.
+func checkPositive(c *cli.Context, flags ...string) error {
+	for _, f := range flags {
+		if v := c.Int(f); v < 1 {
+			return fmt.Errorf("--%s %d is invalid; use a whole number of at least 1", f, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/rl"
+	"github.com/simshop/simshop/simenv"
+)
+
+// hyperparameterFlags are the DQN settings; a resumed run takes them from its checkpoint.
+var hyperparameterFlags = []string{"hidden", "gamma", "lr", "batch-size", "replay-capacity", "learning-starts", "target-update", "epsilon-steps"}
+
+func trainCommand() *cli.Command {
+	def := rl.DefaultDQNConfig()
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "agent", Usage: "learning agent: dqn", Value: "dqn"},
+		&cli.Int64Flag{Name: "steps", Usage: "train until this many shopper-steps (slates shown) in total", Value: 60_000},
+		&cli.IntFlag{Name: "envs", Usage: "shopping sessions simulated in parallel", Value: 16},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream of the run", Value: 1},
+		&cli.StringFlag{Name: "out", Usage: "run `DIR`; the checkpoint goes to DIR/checkpoints/latest.msgpack", Required: true},
+		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
+		&cli.Int64Flag{Name: "save-every", Usage: "shopper-steps between checkpoint saves", Value: 10_000},
+		&cli.Int64Flag{Name: "log-every", Usage: "shopper-steps between progress lines", Value: 5_000},
+		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions after training", Value: 500},
+		&cli.StringFlag{Name: "hidden", Usage: "hidden layer widths, comma separated", Value: joinInts(def.Hidden)},
+		&cli.Float64Flag{Name: "gamma", Usage: "discount per slate", Value: def.Gamma},
+		&cli.Float64Flag{Name: "lr", Usage: "Adam learning rate", Value: def.LearningRate},
+		&cli.IntFlag{Name: "batch-size", Usage: "transitions per update", Value: def.BatchSize},
+		&cli.IntFlag{Name: "replay-capacity", Usage: "transitions kept in the replay buffer", Value: def.ReplayCapacity},
+		&cli.IntFlag{Name: "learning-starts", Usage: "transitions stored before the first update", Value: def.LearningStarts},
+		&cli.IntFlag{Name: "target-update", Usage: "updates between target-network copies", Value: def.TargetUpdate},
+		&cli.Int64Flag{Name: "epsilon-steps", Usage: "shopper-steps over which exploration decays from 1 to 0.05", Value: def.EpsilonSteps},
+	}
+	flags = append(flags, shopFlags("shopper persona: "+strings.Join(simenv.PersonaNames, ", "))...)
+	flags = append(flags, catalogFlags()...)
+	return &cli.Command{
+		Name:   "train",
+		Usage:  "train a DQN slate recommender and write its checkpoint",
+		Flags:  flags,
+		Action: runTrain,
+	}
+}
+
+// run is one training run as the command line set it up.
+type run struct {
+	agent    *rl.DQN
+	catalog  *simenv.Catalog
+	shop     simenv.Config
+	seed     uint64
+	sessions int
+}
+
+func runTrain(c *cli.Context) error {
+	if a := c.String("agent"); a != "dqn" {
+		return fmt.Errorf("--agent %q is not available; use --agent dqn", a)
+	}
+	if err := checkPositive(c, "envs", "eval-episodes"); err != nil {
+		return err
+	}
+	for _, f := range []string{"steps", "save-every", "log-every"} {
+		if v := c.Int64(f); v < 1 {
+			return fmt.Errorf("--%s %d is invalid; use a whole number of at least 1", f, v)
+		}
+	}
+	var r *run
+	var err error
+	if c.IsSet("resume") {
+		r, err = resumeRun(c)
+	} else {
+		r, err = newRun(c)
+	}
+	if err != nil {
+		return err
+	}
+	total := c.Int64("steps")
+	if total <= r.agent.EnvSteps {
+		return fmt.Errorf("--steps %d is not beyond the checkpoint's %d shopper-steps; pass a larger total to continue training", total, r.agent.EnvSteps)
+	}
+
+	out := c.String("out")
+	ckptPath := filepath.Join(out, "checkpoints", "latest.msgpack")
+	metrics, err := openMetrics(filepath.Join(out, "metrics.csv"))
+	if err != nil {
+		return err
+	}
+	defer metrics.close()
+
+	env, err := simenv.NewVecEnv(r.catalog, r.shop, r.sessions, rl.TrainSeed(r.seed, r.agent.EnvSteps))
+	if err != nil {
+		return err
+	}
+	slog.Info("training", "persona", r.shop.Persona, "catalog", r.catalog.Source, "items", r.catalog.Len(),
+		"from_step", r.agent.EnvSteps, "to_step", total, "sessions", r.sessions, "seed", r.seed)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	save := func(m map[string]float64) error {
+		f, err := r.agent.Checkpoint(rl.RunInfo{Shop: r.shop, Seed: r.seed, Sessions: r.sessions, Metrics: m})
+		if err != nil {
+			return err
+		}
+		return checkpoints.Save(ckptPath, f)
+	}
+	progress := func(p rl.TrainProgress) {
+		slog.Info("progress", "step", p.EnvSteps, "episodes", p.Episodes, "updates", p.Updates,
+			"epsilon", round(p.Epsilon, 3), "loss", round(p.Loss, 4), "return", round(p.ReturnMean, 2),
+			"ctr", round(p.CTR, 3), "steps_per_s", round(p.StepsPerSecond, 0))
+		metrics.write(p)
+	}
+	for r.agent.EnvSteps < total {
+		next := min(total, (r.agent.EnvSteps/c.Int64("save-every")+1)*c.Int64("save-every"))
+		err := r.agent.Train(ctx, env, rl.TrainOptions{Steps: next, Every: c.Int64("log-every"), Progress: progress})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if serr := save(nil); serr != nil {
+			return serr
+		}
+		if err != nil {
+			return fmt.Errorf("training stopped by a signal at shopper-step %d; the checkpoint is saved: continue with\n  simshop-train train --resume %s --out %s --steps %d",
+				r.agent.EnvSteps, ckptPath, out, total)
+		}
+	}
+
+	// Evaluate the greedy policy on episodes seeded apart from training.
+	r.agent.Greedy = true
+	res, err := rl.Evaluate(r.agent, r.catalog, r.shop, rl.EvalOptions{Episodes: c.Int("eval-episodes"), Seed: r.seed, Sessions: evalSessions})
+	if err != nil {
+		return err
+	}
+	if err := save(resultMetrics(res)); err != nil {
+		return err
+	}
+	printTable(os.Stdout, []rl.Result{res})
+	fmt.Fprintf(os.Stdout, "evaluated with --seed %d --episodes %d\ncheckpoint: %s\n", r.seed, res.Episodes, ckptPath)
+	return nil
+}
+
+// newRun sets up a fresh run from the flags.
+func newRun(c *cli.Context) (*run, error) {
+	if !c.IsSet("persona") {
+		return nil, fmt.Errorf("--persona is required for a new run; choose one of %s", strings.Join(simenv.PersonaNames, ", "))
+	}
+	cat, err := loadCatalog(c, false)
+	if err != nil {
+		return nil, err
+	}
+	shop := simenv.Config{Persona: c.String("persona"), Reward: c.String("reward"), MaxSteps: c.Int("max-steps")}.WithDefaults()
+	if err := shop.Validate(cat); err != nil {
+		return nil, err
+	}
+	cfg := rl.DefaultDQNConfig()
+	if cfg.Hidden, err = parseInts(c.String("hidden")); err != nil {
+		return nil, fmt.Errorf("--hidden %q: %w", c.String("hidden"), err)
+	}
+	cfg.Gamma, cfg.LearningRate = c.Float64("gamma"), c.Float64("lr")
+	cfg.BatchSize, cfg.ReplayCapacity = c.Int("batch-size"), c.Int("replay-capacity")
+	cfg.LearningStarts, cfg.TargetUpdate = c.Int("learning-starts"), c.Int("target-update")
+	cfg.EpsilonSteps = c.Int64("epsilon-steps")
+	seed := c.Uint64("seed")
+	agent, err := rl.NewDQN(cfg, cat, shop, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &run{agent: agent, catalog: cat, shop: shop, seed: seed, sessions: c.Int("envs")}, nil
+}
+
+// resumeRun restores a run from --resume; the checkpoint fixes everything but the length of
+// the run and where it is written.
+func resumeRun(c *cli.Context) (*run, error) {
+	for _, f := range append([]string{"persona", "reward", "max-steps", "seed", "envs"}, hyperparameterFlags...) {
+		if c.IsSet(f) {
+			return nil, fmt.Errorf("--%s cannot change a resumed run: the checkpoint fixes it; leave --%s out, or start a new run without --resume", f, f)
+		}
+	}
+	path := c.String("resume")
+	f, err := checkpoints.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	var cat *simenv.Catalog
+	if c.IsSet("catalog") || c.IsSet("items") {
+		if cat, err = loadCatalog(c, false); err != nil {
+			return nil, err
+		}
+	}
+	agent, cat, err := rl.LoadDQN(f, cat)
+	if err != nil {
+		return nil, fmt.Errorf("resume from %s: %w", path, err)
+	}
+	m := f.Metadata
+	slog.Info("resuming", "checkpoint", path, "step", agent.EnvSteps, "updates", agent.Updates, "epsilon", round(agent.Config.Epsilon(agent.EnvSteps), 3))
+	return &run{agent: agent, catalog: cat, shop: m.Shop, seed: m.Seed, sessions: max(1, m.Sessions)}, nil
+}
+
+// evalSessions is the number of sessions evaluation steps together; results do not depend on it.
+const evalSessions = 32
+
+func resultMetrics(r rl.Result) map[string]float64 {
+	return map[string]float64{
+		"episodes": float64(r.Episodes), "ctr": r.CTR, "purchase_rate": r.PurchaseRate,
+		"reward_per_step": r.RewardPerStep, "reward_per_step_ci95": r.RewardPerStepCI95,
+		"return_mean": r.ReturnMean, "return_ci95": r.ReturnCI95, "session_length": r.SessionLength,
+	}
+}
+
+// metricsFile appends progress rows to a CSV file.
+type metricsFile struct {
+	f *os.File
+	w *csv.Writer
+}
+
+var metricsHeader = []string{"env_steps", "episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second"}
+
+func openMetrics(path string) (*metricsFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create run folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open metrics file: %w", err)
+	}
+	m := &metricsFile{f: f, w: csv.NewWriter(f)}
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		m.w.Write(metricsHeader)
+		m.w.Flush()
+	}
+	return m, nil
+}
+
+func (m *metricsFile) write(p rl.TrainProgress) {
+	m.w.Write([]string{
+		strconv.FormatInt(p.EnvSteps, 10), strconv.FormatInt(p.Episodes, 10), strconv.FormatInt(p.Updates, 10),
+		fmtFloat(p.Epsilon), fmtFloat(p.Loss), fmtFloat(p.ReturnMean), fmtFloat(p.CTR), fmtFloat(p.StepsPerSecond),
+	})
+	m.w.Flush()
+	if err := m.w.Error(); err != nil {
+		slog.Error("write metrics", "file", m.f.Name(), "err", err)
+	}
+}
+
+func (m *metricsFile) close() { m.f.Close() }
