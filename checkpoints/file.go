@@ -44,9 +44,9 @@ func (f *File) Stamp(now time.Time) {
 	f.Created = now.UTC().Format(time.RFC3339)
 }
 
-// Save writes f to path atomically: it writes a temporary file in the same folder, syncs
-// it to disk, renames it over path and syncs the folder, so that a crash leaves either the
-// old file or the new one, never a partial file.
+// Save writes f to path atomically. It writes a temporary file in the same folder, syncs
+// it to disk, renames it over path and syncs the folder. A crash thus leaves either the old
+// file or the new one, never a partial file.
 func Save(path string, f *File) error {
 	data, err := msgpack.Marshal(f)
 	if err != nil {
@@ -64,6 +64,10 @@ func Save(path string, f *File) error {
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("checkpoints: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("checkpoints: set permissions of %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -87,8 +91,8 @@ func Save(path string, f *File) error {
 }
 
 // Load reads and checks the checkpoint at path. Every error names the file and the problem.
-// Load checks the header and the hashes of the graph's initializers; the agent that uses the
-// file checks that the tensors match its graph.
+// Load checks the header and the hashes of the graph's initializers, and the agent that
+// uses the file checks that the tensors match its graph.
 func Load(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -114,22 +118,8 @@ func Decode(data []byte) (*File, error) {
 	if len(data) == 0 {
 		return nil, errors.New("the file is empty; it is not a SimShop checkpoint")
 	}
-	// Read the header alone first, so that a file from another program or a newer version
-	// gets a precise message rather than a decoding error deep inside the body.
-	var head struct {
-		Magic   string `msgpack:"magic"`
-		Version int    `msgpack:"format_version"`
-	}
-	dec := msgpack.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&head); err != nil {
-		return nil, fmt.Errorf("the file is not a msgpack SimShop checkpoint (%v)", err)
-	}
-	if head.Magic != Magic {
-		return nil, fmt.Errorf("wrong magic string %q, want %q: the file is not a SimShop checkpoint", truncate(head.Magic, 40), Magic)
-	}
-	if head.Version > FormatVersion || head.Version < 1 {
-		return nil, fmt.Errorf("format version %d is not supported: this build reads versions 1 to %d; use a SimShop build that reads version %d",
-			head.Version, FormatVersion, head.Version)
+	if err := checkHeader(data); err != nil {
+		return nil, err
 	}
 	var f File
 	if err := msgpack.Unmarshal(data, &f); err != nil {
@@ -141,6 +131,44 @@ func Decode(data []byte) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+// checkHeader reads the magic string and format version, the first two fields of the
+// top-level map, before the body is decoded. A file from another program or a newer
+// version thus gets a precise message rather than a decoding error deep inside the body.
+func checkHeader(data []byte) error {
+	dec := msgpack.NewDecoder(bytes.NewReader(data))
+	n, err := dec.DecodeMapLen()
+	if err != nil || n < 2 {
+		return errors.New("the file is not a msgpack SimShop checkpoint: it does not start with a msgpack map of the header fields")
+	}
+	var magic string
+	version := -1
+	for i := 0; i < 2; i++ {
+		key, err := dec.DecodeString()
+		if err != nil {
+			return errors.New("the file is not a msgpack SimShop checkpoint: its first key is not a string")
+		}
+		switch key {
+		case "magic":
+			magic, err = dec.DecodeString()
+		case "format_version":
+			version, err = dec.DecodeInt()
+		default:
+			return fmt.Errorf("the file is not a SimShop checkpoint: it starts with the field %q instead of \"magic\"", truncate(key, 40))
+		}
+		if err != nil {
+			return fmt.Errorf("the file is not a SimShop checkpoint: field %q cannot be read (%v)", key, err)
+		}
+	}
+	if magic != Magic {
+		return fmt.Errorf("wrong magic string %q, want %q: the file is not a SimShop checkpoint", truncate(magic, 40), Magic)
+	}
+	if version > FormatVersion || version < 1 {
+		return fmt.Errorf("format version %d is not supported: this build reads versions 1 to %d; use a SimShop build that reads version %d",
+			version, FormatVersion, version)
+	}
+	return nil
 }
 
 // check verifies a tensor's declared shape against its bytes and its hash.

@@ -16,24 +16,32 @@ type Random struct {
 
 // NewRandom returns a random recommender for the given number of sessions.
 func NewRandom(cat *simenv.Catalog, slateSize, sessions int) *Random {
-	r := &Random{items: cat.Len(), k: slateSize, rngs: make([]*rand.Rand, sessions)}
-	for i := range r.rngs {
-		r.rngs[i] = rand.New(rand.NewPCG(uint64(i), domainPolicy))
-	}
+	r := &Random{items: cat.Len(), k: slateSize}
+	r.grow(sessions)
 	return r
 }
 
 func (r *Random) Name() string { return "random" }
 
 func (r *Random) StartSession(i int, seed uint64) {
+	r.grow(i + 1)
 	r.rngs[i] = rand.New(rand.NewPCG(seed, domainPolicy))
 }
 
 func (r *Random) Recommend(env *simenv.VecEnv, slates []int32) error {
-	for i := range r.rngs {
+	r.grow(env.NumSessions())
+	for i := 0; i < env.NumSessions(); i++ {
 		sampleDistinct(r.rngs[i], r.items, slates[i*r.k:(i+1)*r.k])
 	}
 	return nil
+}
+
+// grow adds streams so that sessions 0 to n-1 have one each; session i's first stream is
+// seeded by i.
+func (r *Random) grow(n int) {
+	for i := len(r.rngs); i < n; i++ {
+		r.rngs = append(r.rngs, rand.New(rand.NewPCG(uint64(i), domainPolicy)))
+	}
 }
 
 // sampleDistinct fills dst with distinct uniform indices in [0, n) by rejection, which is

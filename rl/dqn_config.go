@@ -1,6 +1,9 @@
 package rl
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // DQNConfig holds the hyperparameters of the DQN slate recommender. Counts of steps are
 // shopper-steps: one slate shown to one session.
@@ -50,9 +53,9 @@ func (c DQNConfig) Validate() error {
 	switch {
 	case len(c.Hidden) == 0:
 		return fmt.Errorf("rl: DQN needs at least one hidden layer")
-	case c.Gamma < 0 || c.Gamma >= 1:
+	case !(c.Gamma >= 0 && c.Gamma < 1): // also rejects NaN
 		return fmt.Errorf("rl: discount %g is invalid; use a value in [0, 1)", c.Gamma)
-	case c.LearningRate <= 0:
+	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 1):
 		return fmt.Errorf("rl: learning rate %g is invalid; use a positive value such as 0.001", c.LearningRate)
 	case c.BatchSize < 1:
 		return fmt.Errorf("rl: batch size %d is invalid; use at least 1", c.BatchSize)
@@ -64,7 +67,9 @@ func (c DQNConfig) Validate() error {
 		return fmt.Errorf("rl: update intervals must be at least 1, got update every %d and target update %d", c.UpdateEvery, c.TargetUpdate)
 	case c.Candidates < 1:
 		return fmt.Errorf("rl: %d next-state candidates is invalid; use at least the slate size", c.Candidates)
-	case c.EpsilonStart < 0 || c.EpsilonStart > 1 || c.EpsilonEnd < 0 || c.EpsilonEnd > 1:
+	case !(c.MaxGradNorm >= 0):
+		return fmt.Errorf("rl: gradient-norm clip %g is invalid; use 0 to disable it or a positive value", c.MaxGradNorm)
+	case !(c.EpsilonStart >= 0 && c.EpsilonStart <= 1 && c.EpsilonEnd >= 0 && c.EpsilonEnd <= 1):
 		return fmt.Errorf("rl: epsilon must stay in [0, 1], got start %g and end %g", c.EpsilonStart, c.EpsilonEnd)
 	case c.EpsilonSteps < 0:
 		return fmt.Errorf("rl: epsilon decay of %d steps is invalid; use 0 or more", c.EpsilonSteps)

@@ -107,7 +107,7 @@ func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Con
 }
 
 func runEval(c *cli.Context) error {
-	if err := checkPositive(c, "episodes", "envs"); err != nil {
+	if err := checkPositive(c, "episodes", "envs", "max-steps"); err != nil {
 		return err
 	}
 	cat, err := loadCatalog(c, true)
@@ -134,7 +134,7 @@ func runEval(c *cli.Context) error {
 }
 
 func runCompare(c *cli.Context) error {
-	if err := checkPositive(c, "episodes", "envs"); err != nil {
+	if err := checkPositive(c, "episodes", "envs", "max-steps"); err != nil {
 		return err
 	}
 	cat, err := loadCatalog(c, true)

@@ -59,6 +59,10 @@ func shopFlags(personaUsage string) []cli.Flag {
 	}
 }
 
+// maxGeneratedItems bounds --items. Each session keeps three counters per item, so a
+// million items already take 12 MB per simulated session.
+const maxGeneratedItems = 1_000_000
+
 // loadCatalog returns the catalog the flags select, or nil when neither --catalog nor
 // --items was set and allowNone is true.
 func loadCatalog(c *cli.Context, allowNone bool) (*simenv.Catalog, error) {
@@ -74,6 +78,9 @@ func loadCatalog(c *cli.Context, allowNone bool) (*simenv.Catalog, error) {
 	n := c.Int("items")
 	if n < simenv.DefaultSlateSize {
 		return nil, fmt.Errorf("--items %d is too small; a catalog needs at least %d items, one per slate position", n, simenv.DefaultSlateSize)
+	}
+	if n > maxGeneratedItems {
+		return nil, fmt.Errorf("--items %d is too large; generate at most %d items, or load a catalog file with --catalog", n, maxGeneratedItems)
 	}
 	return simenv.Generate(n, c.Uint64("catalog-seed"))
 }

@@ -67,7 +67,7 @@ func runTrain(c *cli.Context) error {
 	if a := c.String("agent"); a != "dqn" {
 		return fmt.Errorf("--agent %q is not available; use --agent dqn", a)
 	}
-	if err := checkPositive(c, "envs", "eval-episodes"); err != nil {
+	if err := checkPositive(c, "envs", "eval-episodes", "max-steps"); err != nil {
 		return err
 	}
 	for _, f := range []string{"steps", "save-every", "log-every"} {
@@ -137,7 +137,7 @@ func runTrain(c *cli.Context) error {
 
 	// Evaluate the greedy policy on episodes seeded apart from training.
 	r.agent.Greedy = true
-	res, err := rl.Evaluate(r.agent, r.catalog, r.shop, rl.EvalOptions{Episodes: c.Int("eval-episodes"), Seed: r.seed, Sessions: evalSessions})
+	res, err := rl.Evaluate(namedRecommender{r.agent, modelName(ckptPath)}, r.catalog, r.shop, rl.EvalOptions{Episodes: c.Int("eval-episodes"), Seed: r.seed, Sessions: evalSessions})
 	if err != nil {
 		return err
 	}
