@@ -99,7 +99,7 @@ func NewShopper(persona string, numCategories int, rng *rand.Rand) (Shopper, err
 		// no-click utility 0. Each showing raises the item's utility by
 		// ExposureWeight·ln(1+e) and its purchase log-odds by BuyExposure per earlier
 		// showing e, so an item is rarely bought on first sight (about 2 %) but often once
-		// it has been shown six times (about 50 % of clicks on a favourite-category item).
+		// it has been shown six times (about 40 % of clicks on a favourite-category item).
 		s.Bias = -3.0
 		s.CategoryWeight = jitter(rng, 2.4, jitterSigma)
 		s.ExposureWeight = jitter(rng, 0.5, jitterSigma)
