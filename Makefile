@@ -6,7 +6,7 @@ BIN       := bin/simshop-train
 RUNS      ?= runs
 STEPS     ?= 60000
 SEED      ?= 1
-EPISODES  ?= 500
+EPISODES  ?= 1000
 PERSONAS  := cheap_blue exposure_buyer value_seeker
 
 .PHONY: build run test bench lint clean

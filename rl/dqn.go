@@ -61,12 +61,13 @@ type DQN struct {
 	nextQ   *nn.Forward[float32] // online network on BatchSize × Candidates rows
 	nextQT  *nn.Forward[float32] // target network on the same rows
 
-	buffer  *replay.Buffer
-	pending [][]float32 // per session, the transition waiting for its next state
-	waiting []bool      // per session, whether pending holds a transition
-	top     []int32     // scratch: ranked items of one session
-	batch   []int
-	chosen  []int32 // per session, the items of the last slate
+	buffer   *replay.Buffer
+	trainEnv *simenv.VecEnv // the env of the last Train call
+	pending  [][]float32    // per session, the transition waiting for its next state
+	waiting  []bool         // per session, whether pending holds a transition
+	top      []int32        // scratch: ranked items of one session
+	batch    []int
+	chosen   []int32 // per session, the items of the last slate
 }
 
 // NewDQN returns an untrained agent for catalog cat and slate size k, its weights and

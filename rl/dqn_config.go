@@ -34,7 +34,7 @@ func DefaultDQNConfig() DQNConfig {
 	return DQNConfig{
 		Hidden:         []int{64, 64},
 		Gamma:          0.9,
-		LearningRate:   1e-3,
+		LearningRate:   5e-4,
 		MaxGradNorm:    10,
 		BatchSize:      64,
 		ReplayCapacity: 50_000,

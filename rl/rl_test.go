@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/simshop/simshop/checkpoints"
@@ -315,4 +316,40 @@ func TestEncodingWidthMatchesRows(t *testing.T) {
 	one := make([]float32, e.Width())
 	e.EncodeItems(env, 0, []int32{5}, one)
 	compareTensors(t, "EncodeItems row", rows[5*e.Width():6*e.Width()], one)
+}
+
+func TestDQNTrainingSameAcrossGOMAXPROCS(t *testing.T) {
+	cat := generated(t, 120)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	one := trainSmall(t, cat, shop, 9, 1200)
+	runtime.GOMAXPROCS(4)
+	four := trainSmall(t, cat, shop, 9, 1200)
+	for i, pt := range one.Online.Tensors {
+		compareTensors(t, pt.Name, pt.Data, four.Online.Tensors[i].Data)
+	}
+}
+
+func TestDQNTrainingInChunksEqualsStraight(t *testing.T) {
+	cat := generated(t, 40)
+	shop := simenv.Config{Persona: simenv.ValueSeeker}
+	straight := trainSmall(t, cat, shop, 4, 1600)
+
+	chunked, err := NewDQN(smallConfig(), cat, shop, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := simenv.NewVecEnv(cat, shop, 8, TrainSeed(4, 0))
+	for _, until := range []int64{304, 800, 1200, 1600} {
+		if err := chunked.Train(context.Background(), env, TrainOptions{Steps: until}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if chunked.Updates != straight.Updates {
+		t.Errorf("chunked run made %d updates, straight run %d", chunked.Updates, straight.Updates)
+	}
+	for i, pt := range straight.Online.Tensors {
+		compareTensors(t, pt.Name, pt.Data, chunked.Online.Tensors[i].Data)
+	}
 }

@@ -40,7 +40,11 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 	if err := d.ensureSessions(env.NumSessions()); err != nil {
 		return err
 	}
-	clear(d.waiting) // the sessions of a new env have no pending transitions
+	if env != d.trainEnv {
+		// The sessions of another env have no pending transitions here.
+		clear(d.waiting)
+		d.trainEnv = env
+	}
 	d.Greedy = false
 	slates := make([]int32, env.NumSessions()*d.k)
 	out := simenv.NewStepResult(env.NumSessions())
@@ -51,7 +55,7 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 		from                             int64
 	}
 	window.start, window.from = time.Now(), d.EnvSteps
-	for vectorStep := 0; d.EnvSteps < opt.Steps; vectorStep++ {
+	for d.EnvSteps < opt.Steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -62,6 +66,7 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 			return err
 		}
 		d.Observe(out)
+		vectorStep := d.EnvSteps / int64(env.NumSessions())
 		for i, done := range out.Done {
 			if out.Click[i] >= 0 {
 				window.clicks++
@@ -72,7 +77,7 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 			}
 		}
 		window.steps += float64(len(out.Done))
-		if vectorStep%d.Config.UpdateEvery == 0 {
+		if vectorStep%int64(d.Config.UpdateEvery) == 0 {
 			if _, err := d.Update(); err != nil {
 				return err
 			}

@@ -95,13 +95,13 @@ func NewShopper(persona string, numCategories int, rng *rand.Rand) (Shopper, err
 		s.Patience = 3 + rng.IntN(2)
 	case ExposureBuyer:
 		// Ignores an item at first and is won over by repetition. A new item of its
-		// favourite category has utility -0.6 and any other new item -3.0, against the
+		// favourite category has utility -0.6 and any other new item -3.6, against the
 		// no-click utility 0. Each showing raises the item's utility by
 		// ExposureWeight·ln(1+e) and its purchase log-odds by BuyExposure per earlier
 		// showing e, so an item is rarely bought on first sight (about 2 %) but often once
 		// it has been shown six times (about 40 % of clicks on a favourite-category item).
-		s.Bias = -3.0
-		s.CategoryWeight = jitter(rng, 2.4, jitterSigma)
+		s.Bias = -3.6
+		s.CategoryWeight = jitter(rng, 3.0, jitterSigma)
 		s.ExposureWeight = jitter(rng, 0.5, jitterSigma)
 		s.FavoriteCategory = rng.IntN(max(1, numCategories))
 		s.BuyBias = jitter(rng, -3.5, jitterSigma)
