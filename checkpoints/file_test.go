@@ -1,0 +1,135 @@
+package checkpoints
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/simshop/simshop/nn"
+)
+
+func testFile(t *testing.T) *File {
+	t.Helper()
+	p, err := nn.NewParams[float32](nn.Spec{Inputs: 3, Hidden: []int{4}, Outputs: 1, Activation: "relu"}, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &File{Graph: GraphOf(p), Training: Training{EnvSteps: 42}}
+	f.Stamp(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	return f
+}
+
+func encode(t *testing.T, f *File) []byte {
+	t.Helper()
+	data, err := msgpack.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	f := testFile(t)
+	path := filepath.Join(t.TempDir(), "sub", "model.msgpack")
+	if err := Save(path, f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Training.EnvSteps != 42 || got.Created != "2026-01-02T03:04:05Z" || got.Magic != Magic || got.Version != FormatVersion {
+		t.Errorf("header or counters changed: %+v", got)
+	}
+	if len(got.Graph.Nodes) != 3 || got.Graph.Nodes[0].OpType != "Gemm" || got.Graph.Nodes[1].OpType != "Relu" {
+		t.Errorf("graph nodes = %+v, want Gemm, Relu, Gemm", got.Graph.Nodes)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d entries after Save, want only the checkpoint", len(entries))
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
+		t.Errorf("checkpoint mode %v, want 0644", st.Mode().Perm())
+	}
+}
+
+func TestDecodeRejectsBadFiles(t *testing.T) {
+	good := encode(t, testFile(t))
+
+	wrongMagic := testFile(t)
+	wrongMagic.Magic = "ONNX"
+	newer := testFile(t)
+	newer.Version = FormatVersion + 1
+	flipped := append([]byte(nil), good...)
+	data := testFile(t).Graph.Initializers[0].Data
+	at := bytes.Index(flipped, data)
+	if at < 0 {
+		t.Fatal("tensor bytes not found in the encoding")
+	}
+	flipped[at+1] ^= 0x40
+	badShape := testFile(t)
+	badShape.Graph.Initializers[1].Shape = []int{1 << 20, 1 << 20}
+
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"not msgpack", []byte("hello, world"), "not a msgpack SimShop checkpoint"},
+		{"wrong magic", encode(t, wrongMagic), `wrong magic string "ONNX"`},
+		{"newer version", encode(t, newer), "format version 2 is not supported"},
+		{"truncated", good[:len(good)/2], "truncated or corrupted"},
+		{"flipped byte", flipped, "fails its SHA-256 check"},
+		{"huge shape", encode(t, badShape), "larger than any checkpoint"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(c.data)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "junk.msgpack")
+	if err := os.WriteFile(path, []byte{0xc1, 0xc1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("got error %v, want one naming %s", err, path)
+	}
+}
+
+func TestFillSlicesChecksNamesAndShapes(t *testing.T) {
+	f := testFile(t)
+	p, _ := nn.NewParams[float32](f.Graph.Spec, rand.New(rand.NewPCG(2, 2)))
+	dst := make([][]float32, len(p.Tensors))
+	for i, pt := range p.Tensors {
+		dst[i] = make([]float32, len(pt.Data))
+	}
+	if err := FillSlices(p, f.Graph.Initializers, dst, "initializers"); err != nil {
+		t.Fatalf("matching tensors: %v", err)
+	}
+	if want := f.Graph.Initializers[0]; dst[0][0] == 0 || len(want.Data) != 4*len(dst[0]) {
+		t.Errorf("first weight not decoded: %g", dst[0][0])
+	}
+
+	missing := f.Graph.Initializers[1:]
+	if err := FillSlices(p, missing, dst, "initializers"); err == nil || !strings.Contains(err.Error(), `"layer0/weight" is missing`) {
+		t.Errorf("missing tensor: got %v", err)
+	}
+	other, _ := nn.NewParams[float32](nn.Spec{Inputs: 5, Hidden: []int{4}, Outputs: 1, Activation: "relu"}, rand.New(rand.NewPCG(3, 3)))
+	if err := FillSlices(p, GraphOf(other).Initializers, dst, "initializers"); err == nil || !strings.Contains(err.Error(), "has shape [5 4], but the graph needs [3 4]") {
+		t.Errorf("shape mismatch: got %v", err)
+	}
+}
