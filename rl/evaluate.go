@@ -18,8 +18,10 @@ type Result struct {
 	RewardPerStep     float64 `json:"reward_per_step" msgpack:"reward_per_step"`
 	RewardPerStepCI95 float64 `json:"reward_per_step_ci95" msgpack:"reward_per_step_ci95"`
 	ReturnMean        float64 `json:"return_mean" msgpack:"return_mean"`
-	ReturnCI95        float64 `json:"return_ci95" msgpack:"return_ci95"` // half-width of the 95 % interval
-	SessionLength     float64 `json:"session_length" msgpack:"session_length"`
+	ReturnCI95        float64 `json:"return_ci95" msgpack:"return_ci95"`       // half-width of the 95 % interval
+	SessionLength     float64 `json:"session_length" msgpack:"session_length"` // slates per session
+	Coverage          float64 `json:"coverage" msgpack:"coverage"`             // share of catalog items shown at least once
+	Diversity         float64 `json:"diversity" msgpack:"diversity"`           // mean share of item pairs in a slate that differ in category
 }
 
 // EvalOptions sets up an evaluation.
@@ -60,6 +62,9 @@ func Evaluate(rec Recommender, cat *simenv.Catalog, cfg simenv.Config, opt EvalO
 	clicks := make([]float64, opt.Episodes)
 	purchases := make([]float64, opt.Episodes)
 	episodeOf := make([]int, n) // per slot
+	shown := make([]bool, cat.Len())
+	var pairs, differentPairs float64
+	learner, _ := rec.(OnlineLearner)
 	next := 0
 	active := 0
 	start := func(slot int) error {
@@ -85,6 +90,24 @@ func Evaluate(rec Recommender, cat *simenv.Catalog, cfg simenv.Config, opt EvalO
 		if err := env.Step(slates, out); err != nil {
 			return Result{}, fmt.Errorf("rl: %s chose an invalid slate: %w", rec.Name(), err)
 		}
+		if learner != nil {
+			learner.Learn(out)
+		}
+		for slot := 0; slot < n; slot++ {
+			if env.SessionDone(slot) && !out.Done[slot] {
+				continue // a finished session waiting for the end of the evaluation
+			}
+			slate := slates[slot*k : (slot+1)*k]
+			for a, item := range slate {
+				shown[item] = true
+				for _, other := range slate[:a] {
+					pairs++
+					if cat.CategoryOf[item] != cat.CategoryOf[other] {
+						differentPairs++
+					}
+				}
+			}
+		}
 		for slot := 0; slot < n; slot++ {
 			if !out.Done[slot] {
 				continue
@@ -102,7 +125,18 @@ func Evaluate(rec Recommender, cat *simenv.Catalog, cfg simenv.Config, opt EvalO
 			}
 		}
 	}
-	return summarize(rec.Name(), cfg.Persona, returns, steps, clicks, purchases), nil
+	res := summarize(rec.Name(), cfg.Persona, returns, steps, clicks, purchases)
+	covered := 0
+	for _, s := range shown {
+		if s {
+			covered++
+		}
+	}
+	res.Coverage = float64(covered) / float64(cat.Len())
+	if pairs > 0 {
+		res.Diversity = differentPairs / pairs
+	}
+	return res, nil
 }
 
 // summarize computes a Result from per-episode returns and lengths. The interval of the

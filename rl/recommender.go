@@ -21,19 +21,30 @@ type Recommender interface {
 	Recommend(env *simenv.VecEnv, slates []int32) error
 }
 
-// BaselineNames lists the rule-based recommenders.
-var BaselineNames = []string{"random", "popularity", "filtered"}
+// OnlineLearner is a Recommender that learns while it is evaluated, such as a bandit.
+// Evaluate calls Learn after every step with the outcome of the slates just shown.
+type OnlineLearner interface {
+	Recommender
+	Learn(out *simenv.StepResult)
+}
 
-// NewBaseline returns the baseline of the given name for catalog cat, or an error naming
-// the valid ones.
-func NewBaseline(name string, cat *simenv.Catalog, slateSize, sessions int) (Recommender, error) {
+// BaselineNames lists the recommenders that do not use reinforcement learning: rule-based
+// ones and the LinUCB contextual bandit.
+var BaselineNames = []string{"random", "popularity", "filtered", "linucb"}
+
+// NewBaseline returns the baseline of the given name for catalog cat and the shop's slate
+// size and session length, or an error naming the valid ones.
+func NewBaseline(name string, cat *simenv.Catalog, shop simenv.Config, sessions int) (Recommender, error) {
+	shop = shop.WithDefaults()
 	switch name {
 	case "random":
-		return NewRandom(cat, slateSize, sessions), nil
+		return NewRandom(cat, shop.SlateSize, sessions), nil
 	case "popularity":
-		return NewPopularity(cat, slateSize), nil
+		return NewPopularity(cat, shop.SlateSize), nil
 	case "filtered":
-		return NewFiltered(cat, slateSize, sessions), nil
+		return NewFiltered(cat, shop.SlateSize, sessions), nil
+	case "linucb":
+		return NewLinUCB(cat, shop.SlateSize, shop.MaxSteps), nil
 	}
 	return nil, fmt.Errorf("rl: unknown baseline %q; valid baselines: %s", name, strings.Join(BaselineNames, ", "))
 }

@@ -353,3 +353,90 @@ func TestDQNTrainingInChunksEqualsStraight(t *testing.T) {
 		compareTensors(t, pt.Name, pt.Data, chunked.Online.Tensors[i].Data)
 	}
 }
+
+func TestLinUCBInverseStaysExact(t *testing.T) {
+	cat := generated(t, 30)
+	l := NewLinUCB(cat, 3, 30)
+	d := l.d
+	a := make([]float64, d*d) // A = I + Σ x xᵀ, built directly
+	for i := 0; i < d; i++ {
+		a[i*d+i] = 1
+	}
+	env, _ := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.CheapBlue}, 1, 1)
+	l.encoder.EncodeSession(env, 0, l.rows)
+	for item := 0; item < 12; item++ {
+		row := l.rows[item*d : (item+1)*d]
+		l.update(row, float64(item%3))
+		for r := 0; r < d; r++ {
+			for c := 0; c < d; c++ {
+				a[r*d+c] += float64(row[r]) * float64(row[c])
+			}
+		}
+	}
+	// A⁻¹·A must be the identity.
+	for r := 0; r < d; r++ {
+		for c := 0; c < d; c++ {
+			s := 0.0
+			for j := 0; j < d; j++ {
+				s += l.inverse[r*d+j] * a[j*d+c]
+			}
+			want := 0.0
+			if r == c {
+				want = 1
+			}
+			if math.Abs(s-want) > 1e-9 {
+				t.Fatalf("(A⁻¹A)[%d][%d] = %g, want %g", r, c, s, want)
+			}
+		}
+	}
+}
+
+func TestLinUCBLearnsCheapBlue(t *testing.T) {
+	cat := generated(t, 60)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	opt := EvalOptions{Episodes: 300, Seed: 2, Sessions: 16}
+	bandit, err := Evaluate(NewLinUCB(cat, 3, 30), cat, shop, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	random, err := Evaluate(NewRandom(cat, 3, 16), cat, shop, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bandit.RewardPerStep-bandit.RewardPerStepCI95 <= random.RewardPerStep+random.RewardPerStepCI95 {
+		t.Errorf("linucb reward per step %.3f±%.3f does not beat random %.3f±%.3f",
+			bandit.RewardPerStep, bandit.RewardPerStepCI95, random.RewardPerStep, random.RewardPerStepCI95)
+	}
+}
+
+func TestEvaluateCoverageAndDiversity(t *testing.T) {
+	cat := generated(t, 50)
+	shop := simenv.Config{Persona: simenv.ValueSeeker}
+	pop := NewPopularity(cat, 3)
+	res, err := Evaluate(pop, cat, shop, EvalOptions{Episodes: 40, Seed: 1, Sessions: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3.0 / 50; res.Coverage != want {
+		t.Errorf("popularity coverage %g, want %g", res.Coverage, want)
+	}
+	different := 0.0
+	top := pop.top
+	for a := range top {
+		for b := 0; b < a; b++ {
+			if cat.CategoryOf[top[a]] != cat.CategoryOf[top[b]] {
+				different++
+			}
+		}
+	}
+	if want := different / 3; res.Diversity != want {
+		t.Errorf("popularity diversity %g, want %g", res.Diversity, want)
+	}
+	random, err := Evaluate(NewRandom(cat, 3, 8), cat, shop, EvalOptions{Episodes: 200, Seed: 1, Sessions: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if random.Coverage < 0.9 {
+		t.Errorf("random coverage %g after 200 sessions of a 50-item catalog, want nearly 1", random.Coverage)
+	}
+}

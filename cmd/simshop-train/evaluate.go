@@ -171,7 +171,7 @@ func runCompare(c *cli.Context) error {
 		}
 		var recs []rl.Recommender
 		for _, name := range rl.BaselineNames {
-			b, err := rl.NewBaseline(name, cat, shop.SlateSize, c.Int("envs"))
+			b, err := rl.NewBaseline(name, cat, shop, c.Int("envs"))
 			if err != nil {
 				return err
 			}

@@ -14,11 +14,11 @@ import (
 // printTable writes results as an aligned table.
 func printTable(w io.Writer, results []rl.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "recommender\tpersona\tepisodes\treward/step\t±95%\tctr\tpurchase rate\treturn\t±95%\tsession length\t")
+	fmt.Fprintln(tw, "recommender\tpersona\tepisodes\treward/step\t±95%\tctr\tpurchase rate\treturn\t±95%\tsession length\tcoverage\tdiversity\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%.1f\t%.3f\t%.3f\t\n",
 			r.Recommender, r.Persona, r.Episodes, r.RewardPerStep, r.RewardPerStepCI95, r.CTR, r.PurchaseRate,
-			r.ReturnMean, r.ReturnCI95, r.SessionLength)
+			r.ReturnMean, r.ReturnCI95, r.SessionLength, r.Coverage, r.Diversity)
 	}
 	tw.Flush()
 }

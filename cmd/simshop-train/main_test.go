@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/simshop/simshop/rl"
+	"github.com/simshop/simshop/simenv"
 )
 
 // binPath is the simshop-train binary that TestMain builds once for every test.
@@ -175,14 +178,14 @@ func readCheckpoint(t *testing.T, path string) checkpointSummary {
 
 // tableRow returns the fields of the stdout table row whose first column is recommender.
 // The columns are recommender, persona, episodes, reward/step, its ±95%, ctr, purchase
-// rate, return, its ±95% and session length.
+// rate, return, its ±95%, session length, coverage and diversity.
 func tableRow(t *testing.T, stdout, recommender string) []string {
 	t.Helper()
 	for _, line := range strings.Split(stdout, "\n") {
 		fields := strings.Fields(line)
 		if len(fields) > 0 && fields[0] == recommender {
-			if len(fields) != 10 {
-				t.Fatalf("table row %q has %d columns; want 10", line, len(fields))
+			if len(fields) != 12 {
+				t.Fatalf("table row %q has %d columns; want 12", line, len(fields))
 			}
 			return fields
 		}
@@ -457,11 +460,15 @@ func TestResumeRejectsFlags(t *testing.T) {
 }
 
 // personaBaselines lists the rows compare prints for the baselines, persona by persona.
-var personaBaselines = []string{
-	"random/cheap_blue", "popularity/cheap_blue", "filtered/cheap_blue",
-	"random/exposure_buyer", "popularity/exposure_buyer", "filtered/exposure_buyer",
-	"random/value_seeker", "popularity/value_seeker", "filtered/value_seeker",
-}
+var personaBaselines = func() []string {
+	var rows []string
+	for _, persona := range simenv.PersonaNames {
+		for _, baseline := range rl.BaselineNames {
+			rows = append(rows, baseline+"/"+persona)
+		}
+	}
+	return rows
+}()
 
 // rowNames returns "recommender/persona" for each result.
 func rowNames(results []evalResult) []string {
@@ -507,7 +514,7 @@ func TestCompareWithModel(t *testing.T) {
 	var want []string
 	for i, name := range personaBaselines {
 		want = append(want, name)
-		if i%3 == 2 {
+		if i%len(rl.BaselineNames) == len(rl.BaselineNames)-1 {
 			want = append(want, "dqn:run/"+strings.SplitN(name, "/", 2)[1])
 		}
 	}
@@ -517,7 +524,7 @@ func TestCompareWithModel(t *testing.T) {
 
 	// The model's cheap_blue row is the evaluation that eval prints for the same settings.
 	single := decodeResults(t, evalJSON(t, checkpointFile))[0]
-	if got := results[3]; got != single {
+	if got := results[len(rl.BaselineNames)]; got != single {
 		t.Errorf("compare row = %+v; eval = %+v", got, single)
 	}
 }
