@@ -12,7 +12,7 @@ type DQNConfig struct {
 	Hidden []int `msgpack:"hidden" json:"hidden"` // hidden layer widths of the item-scoring MLP
 
 	// Learning.
-	Gamma          float64 `msgpack:"gamma" json:"gamma"`                     // discount per slate; 0.9 looks about 10 slates ahead, a typical session
+	Gamma          float64 `msgpack:"gamma" json:"gamma"`                     // discount per slate
 	LearningRate   float64 `msgpack:"learning_rate" json:"learning_rate"`     // Adam step size
 	MaxGradNorm    float64 `msgpack:"max_grad_norm" json:"max_grad_norm"`     // L2 clip of each update's gradient; 0 disables
 	BatchSize      int     `msgpack:"batch_size" json:"batch_size"`           // transitions per update
@@ -33,7 +33,10 @@ type DQNConfig struct {
 func DefaultDQNConfig() DQNConfig {
 	return DQNConfig{
 		Hidden:         []int{64, 64},
-		Gamma:          0.9,
+		// A short horizon: on exposure_buyer, 0.5 reached a reward per step of 2.46 and 2.45
+		// for seeds 1 and 2, against 2.26 and 2.22 with 0.9, and it matched 0.9 on cheap_blue
+		// and value_seeker (60,000 steps, 1,000 evaluation sessions each).
+		Gamma:          0.5,
 		LearningRate:   5e-4,
 		MaxGradNorm:    10,
 		BatchSize:      64,
