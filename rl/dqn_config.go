@@ -32,7 +32,7 @@ type DQNConfig struct {
 // 60,000 shopper-steps explores for half of it and makes about 3,700 updates.
 func DefaultDQNConfig() DQNConfig {
 	return DQNConfig{
-		Hidden:         []int{64, 64},
+		Hidden: []int{64, 64},
 		// A short horizon: on exposure_buyer, 0.5 reached a reward per step of 2.46 and 2.45
 		// for seeds 1 and 2, against 2.26 and 2.22 with 0.9, and it matched 0.9 on cheap_blue
 		// and value_seeker (60,000 steps, 1,000 evaluation sessions each).
