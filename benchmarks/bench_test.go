@@ -1,0 +1,156 @@
+// Package benchmarks measures SimShop's hot loops: the simulator step, the DQN's scoring and
+// update, the replay buffer, and training end to end. Run with
+//
+//	go test -run '^$' -bench . -benchmem ./benchmarks
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/simshop/simshop/replay"
+	"github.com/simshop/simshop/rl"
+	"github.com/simshop/simshop/simenv"
+)
+
+func catalog(b *testing.B, n int) *simenv.Catalog {
+	b.Helper()
+	c, err := simenv.Generate(n, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkEnvStep reports simulated shopper-steps per second for N sessions stepped together.
+func BenchmarkEnvStep(b *testing.B) {
+	for _, items := range []int{200, 1338} {
+		for _, n := range []int{1, 64, 256} {
+			b.Run(fmt.Sprintf("items=%d/sessions=%d", items, n), func(b *testing.B) {
+				cat := catalog(b, items)
+				env, err := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.ExposureBuyer}, n, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rng := rand.New(rand.NewPCG(1, 2))
+				// Precomputed random slates, so that the benchmark times the simulator alone.
+				const variants = 64
+				slates := make([][]int32, variants)
+				for v := range slates {
+					slates[v] = make([]int32, 3*n)
+					for i := 0; i < n; i++ {
+						perm := rng.Perm(items)
+						for a := 0; a < 3; a++ {
+							slates[v][3*i+a] = int32(perm[a])
+						}
+					}
+				}
+				out := simenv.NewStepResult(n)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := env.Step(slates[i%variants], out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "shopper-steps/s")
+			})
+		}
+	}
+}
+
+// trainedAgent returns a DQN whose replay buffer holds enough transitions to update.
+func trainedAgent(b *testing.B, cat *simenv.Catalog, sessions int) (*rl.DQN, *simenv.VecEnv) {
+	b.Helper()
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	d, err := rl.NewDQN(rl.DefaultDQNConfig(), cat, shop, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := simenv.NewVecEnv(cat, shop, sessions, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Train(context.Background(), env, rl.TrainOptions{Steps: int64(d.Config.LearningStarts + sessions)}); err != nil {
+		b.Fatal(err)
+	}
+	return d, env
+}
+
+// BenchmarkDQNScore reports how fast the DQN scores every catalog item for N sessions.
+func BenchmarkDQNScore(b *testing.B) {
+	for _, items := range []int{200, 1338} {
+		b.Run(fmt.Sprintf("items=%d/sessions=16", items), func(b *testing.B) {
+			cat := catalog(b, items)
+			d, env := trainedAgent(b, cat, 16)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := d.Scores(env); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sec := b.Elapsed().Seconds()
+			rows := float64(16 * items)
+			flops := 2 * rows * float64(d.Online.Spec.MACsPerRow())
+			b.ReportMetric(float64(b.N*16)/sec, "sessions/s")
+			b.ReportMetric(float64(b.N)*flops/sec/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkDQNUpdate reports gradient updates per second at the default batch.
+func BenchmarkDQNUpdate(b *testing.B) {
+	cat := catalog(b, 200)
+	d, _ := trainedAgent(b, cat, 16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ok, err := d.Update(); err != nil || !ok {
+			b.Fatalf("update: ok %v, err %v", ok, err)
+		}
+	}
+	sec := b.Elapsed().Seconds()
+	cfg := d.Config
+	// Forward and backward on batch×slate rows (about 3 forward passes), plus two forward
+	// passes over batch×candidates rows.
+	rows := 3*float64(cfg.BatchSize*3) + 2*float64(cfg.BatchSize*cfg.Candidates)
+	flops := 2 * rows * float64(d.Online.Spec.MACsPerRow())
+	b.ReportMetric(float64(b.N)/sec, "updates/s")
+	b.ReportMetric(float64(b.N)*flops/sec/1e9, "GFLOP/s")
+}
+
+// BenchmarkReplay reports transitions added and sampled per second at the DQN's record width.
+func BenchmarkReplay(b *testing.B) {
+	const width = 9 * 52
+	buf, err := replay.New(50_000, width)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := make([]float32, width)
+	rng := rand.New(rand.NewPCG(1, 1))
+	idx := make([]int, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf.Add(rec, false)
+		buf.Sample(rng, idx)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "add+sample/s")
+}
+
+// BenchmarkTrain reports shopper-steps per second of DQN training at the default settings:
+// 16 sessions, 200 items, one update per vectorized step.
+func BenchmarkTrain(b *testing.B) {
+	cat := catalog(b, 200)
+	d, env := trainedAgent(b, cat, 16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := d.EnvSteps
+	if err := d.Train(context.Background(), env, rl.TrainOptions{Steps: start + int64(b.N)*16}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(d.EnvSteps-start)/b.Elapsed().Seconds(), "shopper-steps/s")
+}
