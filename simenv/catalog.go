@@ -23,6 +23,7 @@ type Item struct {
 	Brand      string  // brand or seller name
 	Popularity float64 // number of ratings or sales, >= 0
 	Rating     float64 // mean customer rating in [1, 5]
+	AgeDays    float64 // days since the item's release, >= 0
 }
 
 // Catalog is an immutable list of items with dense indices for their categorical fields.
@@ -53,9 +54,9 @@ func (c *Catalog) Len() int { return len(c.Items) }
 // NewCatalog validates items and builds a catalog over a copy of them. Source names the
 // origin (a file path, or the generator and its seed) and appears in error messages.
 //
-// The items must number at least one and have unique, non-blank IDs, a finite price above 0,
-// a rating in [1, 5], a finite popularity of at least 0, and a non-blank category, colour and
-// brand. NewCatalog returns an error naming the first item that breaks a rule.
+// The items must number at least one and have unique, non-blank IDs. Each item needs a finite
+// price above 0, a rating in [1, 5], a finite popularity and release age of at least 0, and a
+// non-blank category, colour and brand. NewCatalog returns an error naming the first item that breaks a rule.
 func NewCatalog(items []Item, source string) (*Catalog, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("simenv: catalog %s has no items; give it at least one item", source)
@@ -97,6 +98,8 @@ func validateItem(it *Item) error {
 		return fmt.Errorf("rating %v is outside [1, 5]; use a mean rating from 1 to 5", it.Rating)
 	case math.IsNaN(it.Popularity) || math.IsInf(it.Popularity, 0) || it.Popularity < 0:
 		return fmt.Errorf("popularity %v is not a finite number >= 0; use a count of ratings or sales", it.Popularity)
+	case math.IsNaN(it.AgeDays) || math.IsInf(it.AgeDays, 0) || it.AgeDays < 0:
+		return fmt.Errorf("release age %v is not a finite number >= 0; use the days since the item's release", it.AgeDays)
 	case strings.TrimSpace(it.Category) == "":
 		return errors.New("category is blank; give every item a category")
 	case strings.TrimSpace(it.Color) == "":

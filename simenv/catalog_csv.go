@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,6 +24,7 @@ const (
 	columnBrand      = "brand"
 	columnPopularity = "popularity"
 	columnRating     = "rating"
+	columnAge        = "release_age_days"
 )
 
 // DefaultRating is the rating, in stars, that ReadCSV gives an item whose rating column is
@@ -30,10 +32,14 @@ const (
 // unrated item is neither favoured nor penalised by rating-driven shoppers.
 const DefaultRating = 3.0
 
-// csvHeader is the header row that WriteCSV writes, in this order.
-var csvHeader = []string{
-	columnID, columnName, columnCategory, columnPrice, columnColor, columnBrand, columnPopularity, columnRating,
-}
+// csvHeader is the header row that WriteCSV writes, in this order, for a catalog without
+// release ages; csvHeaderWithAge adds the release age column.
+var (
+	csvHeader = []string{
+		columnID, columnName, columnCategory, columnPrice, columnColor, columnBrand, columnPopularity, columnRating,
+	}
+	csvHeaderWithAge = append(append([]string(nil), csvHeader...), columnAge)
+)
 
 // requiredColumns lists the columns that every catalog file must have.
 var requiredColumns = []string{columnID, columnCategory, columnPrice, columnColor, columnBrand}
@@ -61,7 +67,11 @@ func LoadCSV(path string) (*Catalog, error) {
 // price, color and brand are required, and their cells must not be empty. The column name is
 // optional. The column popularity is optional, and a missing column or an empty cell gives 0.
 // The column rating is optional, and a missing column or an empty cell gives DefaultRating
-// (3, the midpoint of the 1 to 5 scale). Cells are trimmed of surrounding spaces.
+// (3, the midpoint of the 1 to 5 scale). The column release_age_days, the days since the
+// item's release, is optional. A missing column gives every item the age 0, so all items are
+// equally new. An empty cell gives the median of the column's non-empty cells (0 when all are
+// empty), so an item of unknown age is neither favoured nor penalised by freshness-driven
+// shoppers. Cells are trimmed of surrounding spaces.
 //
 // The first invalid cell stops the read. Its error names the input, the 1-based line (the
 // header is line 1), the column and the value, and gives the fix.
@@ -92,6 +102,7 @@ func ReadCSV(r io.Reader, name string) (*Catalog, error) {
 
 	// Parse and validate the rows, remembering the line of each item ID to report duplicates.
 	var items []Item
+	var unknownAge []int // items whose release age cell is empty
 	lineOfID := make(map[string]int)
 	for {
 		record, err := reader.Read()
@@ -102,9 +113,12 @@ func ReadCSV(r io.Reader, name string) (*Catalog, error) {
 			return nil, csvSyntaxError(name, err, record, len(header))
 		}
 		row := csvRow{record: record, columns: columns, reader: reader, source: name}
-		item, err := row.item()
+		item, ageKnown, err := row.item()
 		if err != nil {
 			return nil, err
+		}
+		if !ageKnown {
+			unknownAge = append(unknownAge, len(items))
 		}
 		line := row.line(columnID)
 		if first, seen := lineOfID[item.ID]; seen {
@@ -118,7 +132,43 @@ func ReadCSV(r io.Reader, name string) (*Catalog, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("simenv: read catalog %s: no item rows after the header on line 1; add at least one item row", name)
 	}
+	if _, hasAge := columns[columnAge]; hasAge {
+		fillUnknownAges(items, unknownAge)
+	}
 	return NewCatalog(items, name)
+}
+
+// fillUnknownAges sets the release age of the items listed in unknown to the median age of
+// the other items, or leaves it 0 when no item has a known age.
+func fillUnknownAges(items []Item, unknown []int) {
+	if len(unknown) == 0 || len(unknown) == len(items) {
+		return
+	}
+	isUnknown := make([]bool, len(items))
+	for _, i := range unknown {
+		isUnknown[i] = true
+	}
+	known := make([]float64, 0, len(items)-len(unknown))
+	for i := range items {
+		if !isUnknown[i] {
+			known = append(known, items[i].AgeDays)
+		}
+	}
+	median := medianOf(known)
+	for _, i := range unknown {
+		items[i].AgeDays = median
+	}
+}
+
+// medianOf returns the median of x, the mean of the two middle values when len(x) is even.
+// It sorts x in place. x must not be empty.
+func medianOf(x []float64) float64 {
+	slices.Sort(x)
+	mid := len(x) / 2
+	if len(x)%2 == 1 {
+		return x[mid]
+	}
+	return x[mid-1]/2 + x[mid]/2
 }
 
 // parseCSVHeader maps each known column name to its field index, and checks that the
@@ -151,7 +201,7 @@ func parseCSVHeader(header []string, source string) (map[string]int, error) {
 }
 
 func isKnownColumn(column string) bool {
-	for _, known := range csvHeader {
+	for _, known := range csvHeaderWithAge {
 		if column == known {
 			return true
 		}
@@ -217,9 +267,9 @@ func (row csvRow) errorf(column, format string, args ...any) error {
 	return errors.New(location + fmt.Sprintf(format, args...))
 }
 
-// item parses and validates the fields of the row.
-func (row csvRow) item() (Item, error) {
-	var it Item
+// item parses and validates the fields of the row. ageKnown is false when the release age
+// column is missing or its cell is empty, and the item's age is then 0.
+func (row csvRow) item() (it Item, ageKnown bool, err error) {
 
 	// Required text fields.
 	texts := []struct {
@@ -235,7 +285,7 @@ func (row csvRow) item() (Item, error) {
 	for _, text := range texts {
 		value, _ := row.cell(text.column)
 		if value == "" {
-			return Item{}, row.errorf(text.column, "%s %q is empty; %s", text.column, value, text.fix)
+			return Item{}, false, row.errorf(text.column, "%s %q is empty; %s", text.column, value, text.fix)
 		}
 		*text.dst = value
 	}
@@ -245,7 +295,7 @@ func (row csvRow) item() (Item, error) {
 	value, _ := row.cell(columnPrice)
 	price, err := strconv.ParseFloat(value, 64)
 	if err != nil || math.IsNaN(price) || math.IsInf(price, 0) || price <= 0 {
-		return Item{}, row.errorf(columnPrice, "price %q is not a positive number; write the price as a decimal number above 0, such as 12.50", value)
+		return Item{}, false, row.errorf(columnPrice, "price %q is not a positive number; write the price as a decimal number above 0, such as 12.50", value)
 	}
 	it.Price = price
 
@@ -253,7 +303,7 @@ func (row csvRow) item() (Item, error) {
 	if value, ok := row.cell(columnPopularity); ok && value != "" {
 		popularity, err := strconv.ParseFloat(value, 64)
 		if err != nil || math.IsNaN(popularity) || math.IsInf(popularity, 0) || popularity < 0 {
-			return Item{}, row.errorf(columnPopularity, "popularity %q is not a number >= 0; write a count such as 120, or leave the cell empty for 0", value)
+			return Item{}, false, row.errorf(columnPopularity, "popularity %q is not a number >= 0; write a count such as 120, or leave the cell empty for 0", value)
 		}
 		it.Popularity = popularity
 	}
@@ -263,21 +313,42 @@ func (row csvRow) item() (Item, error) {
 	if value, ok := row.cell(columnRating); ok && value != "" {
 		rating, err := strconv.ParseFloat(value, 64)
 		if err != nil || math.IsNaN(rating) || rating < 1 || rating > 5 {
-			return Item{}, row.errorf(columnRating, "rating %q is not a number from 1 to 5; write the mean rating such as 4.2, or leave the cell empty for the default %v", value, DefaultRating)
+			return Item{}, false, row.errorf(columnRating, "rating %q is not a number from 1 to 5; write the mean rating such as 4.2, or leave the cell empty for the default %v", value, DefaultRating)
 		}
 		it.Rating = rating
 	}
-	return it, nil
+
+	// Release age: a finite number of days of at least 0; ReadCSV fills an absent one.
+	if value, ok := row.cell(columnAge); ok && value != "" {
+		age, err := strconv.ParseFloat(value, 64)
+		if err != nil || math.IsNaN(age) || math.IsInf(age, 0) || age < 0 {
+			return Item{}, false, row.errorf(columnAge, "release_age_days %q is not a number >= 0; write the days since release such as 30, or leave the cell empty for the median of the other items", value)
+		}
+		it.AgeDays = age
+		ageKnown = true
+	}
+	return it, ageKnown, nil
 }
 
 // WriteCSV writes the catalog as CSV with the header
-// item_id,name,category,price,color,brand,popularity,rating and one row per item, in catalog
-// order. Each number is written in the shortest decimal form that parses back to the same
-// float64. ReadCSV therefore returns the same items, unless a text field has surrounding
-// spaces, which ReadCSV trims.
+// item_id,name,category,price,color,brand,popularity,rating,release_age_days and one row per
+// item, in catalog order. When every item's release age is 0 it leaves out the
+// release_age_days column, which ReadCSV then reads as 0, so a catalog without release ages
+// keeps the fingerprint it had before the column existed. Each number is written in the
+// shortest decimal form that parses back to the same float64. ReadCSV therefore returns the
+// same items, unless a text field has surrounding spaces, which ReadCSV trims.
 func (c *Catalog) WriteCSV(w io.Writer) error {
+	withAge := false
+	for i := range c.Items {
+		withAge = withAge || c.Items[i].AgeDays != 0
+	}
+	header := csvHeader
+	if withAge {
+		header = csvHeaderWithAge
+	}
+
 	writer := csv.NewWriter(w)
-	if err := writer.Write(csvHeader); err != nil {
+	if err := writer.Write(header); err != nil {
 		return fmt.Errorf("simenv: write catalog %s: %w", c.Source, err)
 	}
 	for _, it := range c.Items {
@@ -290,6 +361,9 @@ func (c *Catalog) WriteCSV(w io.Writer) error {
 			it.Brand,
 			strconv.FormatFloat(it.Popularity, 'f', -1, 64),
 			strconv.FormatFloat(it.Rating, 'f', -1, 64),
+		}
+		if withAge {
+			record = append(record, strconv.FormatFloat(it.AgeDays, 'f', -1, 64))
 		}
 		if err := writer.Write(record); err != nil {
 			return fmt.Errorf("simenv: write catalog %s: %w", c.Source, err)

@@ -22,6 +22,7 @@ const realCatalogPath = "../../shared/data/catalogs/wish_summer_clothes.csv"
 func TestLoadCSVBadInput(t *testing.T) {
 	const header = "item_id,name,category,price,color,brand,popularity,rating\n"
 	const good = "g1,Shirt,Tops,9.50,blue,Kestra,12,4.1\n"
+	const ageHeader = "item_id,category,price,color,brand,release_age_days\n"
 
 	cases := []struct {
 		name       string
@@ -111,6 +112,22 @@ func TestLoadCSVBadInput(t *testing.T) {
 		{
 			name: "NaN rating", content: header + "g1,Shirt,Tops,9.50,blue,Kestra,12,NaN\n",
 			wantLine: 2, wantColumn: "rating", wantValue: "NaN", wantText: "from 1 to 5",
+		},
+		{
+			name: "negative release age", content: ageHeader + "g1,Tops,9.50,blue,Kestra,12\ng2,Tops,9.50,blue,Kestra,-1\n",
+			wantLine: 3, wantColumn: "release_age_days", wantValue: "-1", wantText: "leave the cell empty for the median of the other items",
+		},
+		{
+			name: "text release age", content: ageHeader + "g1,Tops,9.50,blue,Kestra,new\n",
+			wantLine: 2, wantColumn: "release_age_days", wantValue: "new", wantText: "write the days since release such as 30",
+		},
+		{
+			name: "NaN release age", content: ageHeader + "g1,Tops,9.50,blue,Kestra,NaN\n",
+			wantLine: 2, wantColumn: "release_age_days", wantValue: "NaN", wantText: "is not a number >= 0",
+		},
+		{
+			name: "infinite release age", content: ageHeader + "g1,Tops,9.50,blue,Kestra,Inf\n",
+			wantLine: 2, wantColumn: "release_age_days", wantValue: "Inf", wantText: "is not a number >= 0",
 		},
 		{
 			name: "empty item_id", content: header + good + " ,Shirt,Tops,9.50,blue,Kestra,12,4.1\n",
@@ -234,6 +251,80 @@ func TestReadCSVEmptyOptionalCells(t *testing.T) {
 	}
 	if it.Color != "unknown" {
 		t.Errorf("color = %q; want %q", it.Color, "unknown")
+	}
+}
+
+func TestReadCSVReleaseAges(t *testing.T) {
+	const header = "item_id,category,price,color,brand,release_age_days\n"
+	cases := []struct {
+		name    string
+		content string
+		want    []float64
+	}{
+		{"all given", header + "a,Tops,1,red,K,0\nb,Tops,1,red,K,12.5\n", []float64{0, 12.5}},
+		// The empty cells get the median of 10, 30 and 50.
+		{"odd count known", header + "a,Tops,1,red,K,10\nb,Tops,1,red,K,\nc,Tops,1,red,K,50\nd,Tops,1,red,K,30\n", []float64{10, 30, 50, 30}},
+		// The empty cell gets the mean of the middle values 20 and 40.
+		{"even count known", header + "a,Tops,1,red,K,40\nb,Tops,1,red,K,\nc,Tops,1,red,K,20\nd,Tops,1,red,K,90\ne,Tops,1,red,K,5\n", []float64{40, 30, 20, 90, 5}},
+		{"all empty", header + "a,Tops,1,red,K,\nb,Tops,1,red,K, \n", []float64{0, 0}},
+		{"no column", "item_id,category,price,color,brand\na,Tops,1,red,K\nb,Tops,1,red,K\n", []float64{0, 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ReadCSV(strings.NewReader(tc.content), tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float64, c.Len())
+			for i, it := range c.Items {
+				got[i] = it.AgeDays
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("release ages = %v; want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteCSVReleaseAgeColumn(t *testing.T) {
+	items := []Item{
+		{ID: "a", Category: "Tops", Price: 1, Color: "red", Brand: "K", Rating: 3},
+		{ID: "b", Category: "Tops", Price: 2, Color: "red", Brand: "K", Rating: 3},
+	}
+	cases := []struct {
+		name       string
+		ages       []float64
+		wantHeader string
+	}{
+		// Without release ages the file is as it was before the column existed.
+		{"all zero", []float64{0, 0}, "item_id,name,category,price,color,brand,popularity,rating"},
+		{"one set", []float64{0, 7.25}, "item_id,name,category,price,color,brand,popularity,rating,release_age_days"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			withAges := slices.Clone(items)
+			for i := range withAges {
+				withAges[i].AgeDays = tc.ages[i]
+			}
+			c, err := NewCatalog(withAges, tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := c.WriteCSV(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if header, _, _ := strings.Cut(buf.String(), "\n"); header != tc.wantHeader {
+				t.Errorf("header = %q; want %q", header, tc.wantHeader)
+			}
+			again, err := ReadCSV(&buf, tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(again.Items, withAges) {
+				t.Errorf("items after the round trip = %+v; want %+v", again.Items, withAges)
+			}
+		})
 	}
 }
 
@@ -446,6 +537,9 @@ func TestNewCatalogRejectsBadItems(t *testing.T) {
 		{"NaN rating", with(func(it *Item) { it.Rating = math.NaN() }), "rating NaN"},
 		{"negative popularity", with(func(it *Item) { it.Popularity = -1 }), "popularity -1"},
 		{"infinite popularity", with(func(it *Item) { it.Popularity = math.Inf(1) }), "popularity +Inf"},
+		{"negative release age", with(func(it *Item) { it.AgeDays = -2 }), "release age -2 is not a finite number >= 0"},
+		{"NaN release age", with(func(it *Item) { it.AgeDays = math.NaN() }), "release age NaN"},
+		{"infinite release age", with(func(it *Item) { it.AgeDays = math.Inf(1) }), "release age +Inf"},
 		{"blank category", with(func(it *Item) { it.Category = "" }), "category is blank"},
 		{"blank color", with(func(it *Item) { it.Color = "" }), "color is blank"},
 		{"blank brand", with(func(it *Item) { it.Brand = "\t" }), "brand is blank"},
@@ -602,18 +696,19 @@ func TestGenerateGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Pinned from a run of this generator; a change means the catalog of seed 1 changed.
+	// Pinned from a run of this generator; a change means the catalog of seed 1 changed. All
+	// fields but AgeDays are those of the generator before it drew release ages.
 	want := []Item{
-		{ID: "g0001", Name: "Grey Denim Jacket (Mavu)", Category: "Outerwear", Price: 6.86, Color: "grey", Brand: "Mavu", Popularity: 158, Rating: 3.28},
-		{ID: "g0002", Name: "White Sandals (Sabel)", Category: "Shoes", Price: 12.48, Color: "white", Brand: "Sabel", Popularity: 184, Rating: 3.7},
-		{ID: "g0003", Name: "Black Sandals (Mavu)", Category: "Shoes", Price: 13.8, Color: "black", Brand: "Mavu", Popularity: 692, Rating: 4.51},
+		{ID: "g0001", Name: "Grey Denim Jacket (Mavu)", Category: "Outerwear", Price: 6.86, Color: "grey", Brand: "Mavu", Popularity: 158, Rating: 3.28, AgeDays: 270},
+		{ID: "g0002", Name: "White Sandals (Sabel)", Category: "Shoes", Price: 12.48, Color: "white", Brand: "Sabel", Popularity: 184, Rating: 3.7, AgeDays: 814},
+		{ID: "g0003", Name: "Black Sandals (Mavu)", Category: "Shoes", Price: 13.8, Color: "black", Brand: "Mavu", Popularity: 692, Rating: 4.51, AgeDays: 103},
 	}
 	for i, w := range want {
 		if c.Items[i] != w {
 			t.Errorf("item %d = %+v; want %+v", i, c.Items[i], w)
 		}
 	}
-	if got, want := c.Fingerprint(), "91544d0134fa8f74d48806cf0bb574f103481acd0fd9396442709e1ed6861fca"; got != want {
+	if got, want := c.Fingerprint(), "49f307426446f91819c27a6d8c81bdcebab5b48acbb1774f3af03abf2cc545e3"; got != want {
 		t.Errorf("fingerprint = %s; want %s", got, want)
 	}
 	if got, want := c.Source, "generated: 200 items, seed 1"; got != want {
@@ -811,6 +906,57 @@ func correlation(x, y []float64) float64 {
 		varY += (y[i] - meanY) * (y[i] - meanY)
 	}
 	return cov / math.Sqrt(varX*varY)
+}
+
+// TestGenerateReleaseAges checks that generated release ages are whole days that follow
+// floor(120·E) with E standard exponential: P(age >= a) = exp(-a/120) for whole a.
+func TestGenerateReleaseAges(t *testing.T) {
+	const n = 20_000
+	c, err := Generate(n, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges := []float64{0, 7, 30, 83, 150, 300, math.Inf(1)}
+	shares := make([]float64, len(edges)-1)
+	for k := range shares {
+		shares[k] = math.Exp(-edges[k]/meanReleaseAgeDays) - math.Exp(-edges[k+1]/meanReleaseAgeDays)
+	}
+	counts := make([]int, len(shares))
+	sum := 0.0
+	for _, it := range c.Items {
+		if it.AgeDays < 0 || it.AgeDays != math.Floor(it.AgeDays) {
+			t.Fatalf("item %s release age %v is not a whole number of days >= 0", it.ID, it.AgeDays)
+		}
+		sum += it.AgeDays
+		for k := range shares {
+			if it.AgeDays < edges[k+1] {
+				counts[k]++
+				break
+			}
+		}
+	}
+	// 5 degrees of freedom: the 0.001 critical value is 20.52.
+	if stat := chiSquared(counts, shares); stat > 20.52 {
+		t.Errorf("chi-squared of release age counts %v = %.1f; want at most 20.52", counts, stat)
+	}
+	// floor(120·E) has mean 1/(exp(1/120) - 1), about 119.5, and a standard deviation near 120.
+	want := 1 / math.Expm1(1.0/meanReleaseAgeDays)
+	if mean := sum / n; math.Abs(mean-want) > 4*120/math.Sqrt(n) {
+		t.Errorf("mean release age = %.2f days; want %.2f ± %.2f", mean, want, 4*120/math.Sqrt(n))
+	}
+}
+
+func TestStandardizeEqualValues(t *testing.T) {
+	// 1338 copies of ln 31 do not sum to exactly 1338·ln 31, so the computed spread is
+	// rounding, not data.
+	x := slices.Repeat([]float64{math.Log(31)}, 1338)
+	dst := make([]float64, len(x))
+	standardize(dst, x)
+	for i, z := range dst {
+		if z != 0 {
+			t.Fatalf("z-score %d of equal values = %v; want 0", i, z)
+		}
+	}
 }
 
 func TestGenerateBlueInEveryCatalog(t *testing.T) {

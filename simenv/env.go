@@ -2,6 +2,7 @@ package simenv
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -13,10 +14,17 @@ const (
 
 // Config sets up the shop that a VecEnv simulates.
 type Config struct {
-	Persona   string // one of PersonaNames
+	// Persona is the population of shoppers in the form ParsePopulation reads: one of
+	// PersonaNames, such as "cheap_blue", or a weighted mix such as
+	// "cheap_blue:0.5,value_seeker:0.5".
+	Persona   string
 	Reward    string // one of RewardNames; empty means RewardClickPurchase
 	SlateSize int    // products per slate; 0 means DefaultSlateSize
 	MaxSteps  int    // slates per session at most; 0 means DefaultMaxSteps
+
+	// ReturnProb is the probability, in [0, 1], that the shopper of a session that ends
+	// comes back for the next session of its slot, with its memory; 0 means never.
+	ReturnProb float64
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
@@ -35,8 +43,11 @@ func (c Config) WithDefaults() Config {
 
 // Validate checks c against the catalog cat.
 func (c Config) Validate(cat *Catalog) error {
-	if err := CheckPersona(c.Persona); err != nil {
+	if _, err := ParsePopulation(c.Persona); err != nil {
 		return err
+	}
+	if math.IsNaN(c.ReturnProb) || c.ReturnProb < 0 || c.ReturnProb > 1 {
+		return fmt.Errorf("simenv: return probability %v is invalid; use a number from 0 (shoppers never return) to 1 (they always return)", c.ReturnProb)
 	}
 	if err := CheckReward(c.Reward); err != nil {
 		return err
@@ -50,18 +61,25 @@ func (c Config) Validate(cat *Catalog) error {
 	return CheckSlateSize(cat, c.SlateSize)
 }
 
-// session is the hidden and observable state of one shopper's visit.
+// session is the hidden and observable state of one shopper's visit. The per-category
+// memory of the shopper lives in VecEnv's arrays.
 type session struct {
-	pcg     *rand.PCG
-	rng     *rand.Rand
-	shopper Shopper
-	done    bool
+	pcg       *rand.PCG
+	rng       *rand.Rand
+	shopper   Shopper
+	done      bool
+	returning bool  // set when the session ended: its shopper comes back for the next session
+	visit     int32 // 1 for a shopper's first session, 2 for its first return, and so on
 
 	step       int32 // slates shown so far
 	ignoredRun int32 // ignored slates in a row
 	clicks     int32
 	purchases  int32
 	ret        float64 // reward so far
+
+	// Hidden memory that a returning shopper keeps.
+	trust  float64 // trust in the recommender, for a shopper that learns
+	budget float64 // remaining budget in the catalog's currency, for a shopper with one
 }
 
 // VecEnv steps N shopping sessions together. Session i draws all its randomness (the
@@ -70,25 +88,41 @@ type session struct {
 //
 // The observable history of each session, the part a real shop logs, is exported as
 // row-major [session][item] counters. The shoppers themselves stay hidden.
+//
+// When Config.ReturnProb is above 0, the shopper of a session that ends may come back for
+// the next session of the same slot. A returning shopper keeps its parameters and its memory
+// (fatigue, remaining budget, what it has learned, trust), and the shop recognises it: the
+// counters Exposure, ItemClicks and ItemPurchases carry over, and SessionVisit counts its
+// visits. The per-session figures (step, clicks, ignored slates, reward) start again.
 type VecEnv struct {
 	Catalog *Catalog
 	Config  Config
 
-	// AutoReset starts a new session with a new shopper from the same stream as soon as a
-	// session ends. It is true after NewVecEnv. With it false a finished session stays done,
-	// and Step ignores its slate, until ResetSession.
+	// AutoReset starts the next session on the same stream as soon as a session ends, with a
+	// new shopper or the returning one (see Config.ReturnProb). It is true after NewVecEnv.
+	// With it false a finished session stays done, and Step ignores its slate, until
+	// ResetSession.
 	AutoReset bool
 
-	// Exposure counts, per session and item, the slates of the session that showed the item.
+	// Exposure counts, per session and item, the slates that showed the item to the
+	// session's shopper, over all its visits.
 	Exposure []int32
-	// ItemClicks and ItemPurchases count, per session and item, its clicks and purchases.
+	// ItemClicks and ItemPurchases count, per session and item, the shopper's clicks and
+	// purchases of the item, over all its visits.
 	ItemClicks    []int32
 	ItemPurchases []int32
 
-	stats    itemStats
-	sessions []session
-	utility  []float64 // scratch, one per slate position
-	prob     []float64
+	population Population
+	stats      itemStats
+	sessions   []session
+
+	// Hidden per-category memory of each session's shopper, row-major [session][category].
+	fatigue     []float64
+	tasteSum    []float64
+	tasteClicks []float64
+
+	utility []float64 // scratch, one per slate position
+	prob    []float64
 }
 
 // StepResult receives what Step observed, one entry per session. Allocate it once with
@@ -124,7 +158,11 @@ func NewVecEnv(cat *Catalog, cfg Config, n int, seed uint64) (*VecEnv, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("simenv: %d parallel sessions is invalid; use at least 1", n)
 	}
-	m := cat.Len()
+	population, err := ParsePopulation(cfg.Persona)
+	if err != nil {
+		return nil, err
+	}
+	m, c := cat.Len(), len(cat.Categories)
 	e := &VecEnv{
 		Catalog:       cat,
 		Config:        cfg,
@@ -132,8 +170,12 @@ func NewVecEnv(cat *Catalog, cfg Config, n int, seed uint64) (*VecEnv, error) {
 		Exposure:      make([]int32, n*m),
 		ItemClicks:    make([]int32, n*m),
 		ItemPurchases: make([]int32, n*m),
+		population:    population,
 		stats:         newItemStats(cat),
 		sessions:      make([]session, n),
+		fatigue:       make([]float64, n*c),
+		tasteSum:      make([]float64, n*c),
+		tasteClicks:   make([]float64, n*c),
 		utility:       make([]float64, cfg.SlateSize),
 		prob:          make([]float64, cfg.SlateSize),
 	}
@@ -148,28 +190,63 @@ func NewVecEnv(cat *Catalog, cfg Config, n int, seed uint64) (*VecEnv, error) {
 // NumSessions returns N.
 func (e *VecEnv) NumSessions() int { return len(e.sessions) }
 
-// ResetSession reseeds session i with the stream (seed1, seed2) and starts it with a new
-// shopper. Evaluation uses it to give every episode its own seed.
+// ResetSession reseeds session i with the stream (seed1, seed2) and starts its next
+// session. Evaluation uses it to give every episode its own seed. The next session has a new
+// shopper drawn from the new stream, unless session i has ended and its shopper chose to
+// return (see Config.ReturnProb). Then the same shopper comes back with its memory.
+//
+// NOTE: with ReturnProb above 0, the shopper of an episode depends on the episode that
+// ended before it in slot i, so a caller that assigns episodes to slots in order of
+// finishing, as rl.Evaluate does, gets results that depend on the number of slots.
 func (e *VecEnv) ResetSession(i int, seed1, seed2 uint64) error {
 	s := &e.sessions[i]
 	s.pcg = rand.NewPCG(seed1, seed2)
 	s.rng = rand.New(s.pcg)
+	if s.done && s.returning {
+		e.returnShopper(i)
+		return nil
+	}
 	return e.newShopper(i)
 }
 
-// newShopper clears session i's history and draws its next shopper from its stream.
+// newShopper clears session i's history and memory and draws its next shopper from its
+// stream: first the persona from the population, then the persona's parameters.
 func (e *VecEnv) newShopper(i int) error {
 	s := &e.sessions[i]
-	shopper, err := NewShopper(e.Config.Persona, len(e.Catalog.Categories), s.rng)
+	persona := e.population.Personas[e.population.Sample(s.rng)]
+	shopper, err := drawShopper(persona, &e.stats, s.rng)
 	if err != nil {
 		return err
 	}
-	*s = session{pcg: s.pcg, rng: s.rng, shopper: shopper}
-	m := e.Catalog.Len()
+	*s = session{pcg: s.pcg, rng: s.rng, shopper: shopper, visit: 1, budget: shopper.Budget}
+	m, c := e.Catalog.Len(), len(e.Catalog.Categories)
 	clear(e.Exposure[i*m : (i+1)*m])
 	clear(e.ItemClicks[i*m : (i+1)*m])
 	clear(e.ItemPurchases[i*m : (i+1)*m])
+	clear(e.fatigue[i*c : (i+1)*c])
+	clear(e.tasteSum[i*c : (i+1)*c])
+	clear(e.tasteClicks[i*c : (i+1)*c])
 	return nil
+}
+
+// returnShopper starts the next visit of session i's shopper: the per-session figures start
+// again, and the shopper, its memory and the item counters stay.
+func (e *VecEnv) returnShopper(i int) {
+	s := &e.sessions[i]
+	s.done, s.returning = false, false
+	s.visit++
+	s.step, s.ignoredRun, s.clicks, s.purchases, s.ret = 0, 0, 0, 0, 0
+}
+
+// memoryOf returns the view of session i's memory that utilities read.
+func (e *VecEnv) memoryOf(i int) memory {
+	c := len(e.Catalog.Categories)
+	return memory{
+		fatigue:     e.fatigue[i*c : (i+1)*c],
+		tasteSum:    e.tasteSum[i*c : (i+1)*c],
+		tasteClicks: e.tasteClicks[i*c : (i+1)*c],
+		budget:      e.sessions[i].budget,
+	}
 }
 
 // SessionStep returns the number of slates session i has been shown.
@@ -183,6 +260,11 @@ func (e *VecEnv) SessionClicks(i int) int { return int(e.sessions[i].clicks) }
 
 // SessionDone reports whether session i has ended and waits for ResetSession.
 func (e *VecEnv) SessionDone(i int) bool { return e.sessions[i].done }
+
+// SessionVisit returns which visit of its shopper session i is: 1 for a new shopper, and one
+// more for each time the shopper came back (see Config.ReturnProb). A shop recognises a
+// returning customer, so a recommender may read it.
+func (e *VecEnv) SessionVisit(i int) int { return int(e.sessions[i].visit) }
 
 // Step shows slates[i*K:(i+1)*K] to session i, for K = Config.SlateSize, and writes each
 // session's reaction into out. It allocates nothing. It returns an error, and changes no
@@ -222,12 +304,17 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 	}
 	m := e.Catalog.Len()
 	exposure := e.Exposure[i*m : (i+1)*m]
+	mem := e.memoryOf(i)
+	shopper := &s.shopper
 
 	// React: the shopper clicks one item or none by the multinomial logit, then may buy.
 	for a, item := range slate {
-		e.utility[a] = s.shopper.utility(&e.stats, e.Catalog.CategoryOf, int(item), exposure[item])
+		e.utility[a] = shopper.utility(&e.stats, int(item), exposure[item], &mem)
+		if shopper.NoiseScale != 0 {
+			e.utility[a] += shopper.NoiseScale * gumbelNoise(s.rng)
+		}
 	}
-	ClickProbabilities(e.prob, e.utility, s.shopper.NoClick)
+	ClickProbabilities(e.prob, e.utility, shopper.noClickUtility(s.trust))
 	click := int32(-1)
 	r := s.rng.Float64()
 	for a, p := range e.prob {
@@ -242,7 +329,19 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 	if click >= 0 {
 		item := slate[click]
 		price = e.Catalog.Items[item].Price
-		bought = s.rng.Float64() < s.shopper.buyProbability(e.utility[click], exposure[item])
+		var pBuy float64
+		if shopper.Learns {
+			pBuy = sigmoid(shopper.BuyBias + shopper.BuyUtility*e.learnFromClick(i, int(item)))
+		} else {
+			pBuy = shopper.buyProbability(e.utility[click], exposure[item])
+		}
+		if shopper.Budget > 0 && price > s.budget {
+			pBuy = 0
+		}
+		bought = s.rng.Float64() < pBuy
+		if bought && shopper.Budget > 0 {
+			s.budget -= price
+		}
 		e.ItemClicks[i*m+int(item)]++
 		if bought {
 			e.ItemPurchases[i*m+int(item)]++
@@ -250,6 +349,15 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 	}
 	for _, item := range slate {
 		exposure[item]++
+	}
+	if shopper.FatigueDecay != 0 {
+		// Older slates count geometrically less; this slate's items count fully.
+		for c := range mem.fatigue {
+			mem.fatigue[c] *= shopper.FatigueDecay
+		}
+		for _, item := range slate {
+			mem.fatigue[e.stats.category[item]]++
+		}
 	}
 
 	// Account: reward, counters, and the end of the session by patience or length.
@@ -266,19 +374,89 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 		s.purchases++
 	}
 	out.Reward[i], out.Click[i], out.Bought[i] = rew, click, bought
-	if s.ignoredRun < int32(s.shopper.Patience) && s.step < int32(e.Config.MaxSteps) {
+	if s.ignoredRun < int32(shopper.Patience) && s.step < int32(e.Config.MaxSteps) {
 		return
 	}
 	out.Done[i] = true
 	out.EpisodeReturn[i], out.EpisodeSteps[i] = s.ret, s.step
 	out.EpisodeClicks[i], out.EpisodePurchases[i] = s.clicks, s.purchases
 	s.done = true
-	if e.AutoReset {
-		// NewShopper fails only on an unknown persona, which NewVecEnv has already rejected.
-		_ = e.newShopper(i)
+
+	// The return draw is skipped when shoppers never return, so that a run without returns
+	// draws the same numbers as before the option existed.
+	if e.Config.ReturnProb > 0 {
+		s.returning = s.rng.Float64() < e.Config.ReturnProb
 	}
+	if !e.AutoReset {
+		return
+	}
+	if s.returning {
+		e.returnShopper(i)
+		return
+	}
+	// newShopper fails only on an unknown persona, which NewVecEnv has already rejected.
+	_ = e.newShopper(i)
+}
+
+// learnFromClick draws the satisfaction of session i's learning shopper with the clicked
+// item, updates its taste estimate for the item's category and its trust, and returns the
+// satisfaction.
+func (e *VecEnv) learnFromClick(i, item int) float64 {
+	s := &e.sessions[i]
+	shopper := &s.shopper
+	satisfaction := shopper.meanSatisfaction(&e.stats, item) + shopper.SatisfactionNoise*s.rng.NormFloat64()
+
+	// The taste estimate learns only what the shopper could not see before the click.
+	c := len(e.Catalog.Categories)
+	category := e.stats.category[item]
+	e.tasteSum[i*c+category] += satisfaction - shopper.ValueWeight*e.stats.valueZ[item]
+	e.tasteClicks[i*c+category]++
+
+	// Trust is an exponential moving average of how far satisfaction exceeds the aspiration.
+	s.trust += shopper.TrustRate * (satisfaction - shopper.Aspiration - s.trust)
+	return satisfaction
 }
 
 // OracleShopper returns the hidden shopper of session i. It exists for reference policies
 // and tests that must know the truth; a recommender that calls it is cheating.
 func (e *VecEnv) OracleShopper(i int) Shopper { return e.sessions[i].shopper }
+
+// ShopperMemory is a copy of the hidden memory of a session's shopper.
+type ShopperMemory struct {
+	Trust           float64   // trust in the recommender of a shopper that learns, else 0
+	RemainingBudget float64   // in the catalog's currency, for a shopper with a budget, else 0
+	Fatigue         []float64 // per category of Catalog.Categories
+	TasteEstimate   []float64 // per category, the learned satisfaction beyond what is seen
+	TasteClicks     []float64 // per category, the clicks the estimate learned from
+}
+
+// OracleMemory returns a copy of the hidden memory of session i's shopper. Like
+// OracleShopper, it is for reference policies and tests.
+func (e *VecEnv) OracleMemory(i int) ShopperMemory {
+	s := &e.sessions[i]
+	mem := e.memoryOf(i)
+	out := ShopperMemory{
+		Trust:           s.trust,
+		RemainingBudget: s.budget,
+		Fatigue:         append([]float64(nil), mem.fatigue...),
+		TasteEstimate:   make([]float64, len(mem.tasteSum)),
+		TasteClicks:     append([]float64(nil), mem.tasteClicks...),
+	}
+	if s.shopper.Learns {
+		for c := range out.TasteEstimate {
+			out.TasteEstimate[c] = s.shopper.tasteEstimate(&mem, c)
+		}
+	}
+	return out
+}
+
+// OracleUtility returns the utility, without noise, that session i's shopper gives the item
+// now if it knew its own tastes: for learning_shopper its bias plus the mean satisfaction of
+// a click on the item, which its click utility approaches as it learns; for every other
+// persona the click utility itself, given its memory. Like OracleShopper, it is for
+// reference policies and tests.
+func (e *VecEnv) OracleUtility(i, item int) float64 {
+	m := e.Catalog.Len()
+	mem := e.memoryOf(i)
+	return e.sessions[i].shopper.trueUtility(&e.stats, item, e.Exposure[i*m+item], &mem)
+}

@@ -45,7 +45,9 @@ func TestClickProbabilitiesLargeUtilities(t *testing.T) {
 
 // TestClickFrequenciesMatchLogit steps many sessions on one fixed slate and checks the
 // empirical frequencies of the reactions against the multinomial logit with a chi-squared
-// test. Each session's first step is used, so that exposure has not changed the utilities.
+// test. Each session's first step is used, so that exposure and memory have not changed the
+// utilities. For random_chooser the expected probabilities average the logit over 200
+// draws of its noise from a stream of the test's own.
 func TestClickFrequenciesMatchLogit(t *testing.T) {
 	cat := testCatalog(t, 200)
 	for _, persona := range PersonaNames {
@@ -61,17 +63,28 @@ func TestClickFrequenciesMatchLogit(t *testing.T) {
 			expected := make([]float64, 4) // positions 0..2, then no click
 			p := make([]float64, 3)
 			u := make([]float64, 3)
+			noise := rand.New(rand.NewPCG(99, 99))
 			for i := 0; i < sessions; i++ {
 				slates = append(slates, slate...)
 				s := env.OracleShopper(i)
-				for k, item := range slate {
-					u[k] = s.utility(&env.stats, cat.CategoryOf, int(item), 0)
+				mem := env.memoryOf(i)
+				draws := 1
+				if s.NoiseScale != 0 {
+					draws = 200
 				}
-				none := ClickProbabilities(p, u, s.NoClick)
-				for k := range p {
-					expected[k] += p[k]
+				for range draws {
+					for k, item := range slate {
+						u[k] = s.utility(&env.stats, int(item), 0, &mem)
+						if s.NoiseScale != 0 {
+							u[k] += s.NoiseScale * gumbelNoise(noise)
+						}
+					}
+					none := ClickProbabilities(p, u, s.noClickUtility(0))
+					for k := range p {
+						expected[k] += p[k] / float64(draws)
+					}
+					expected[3] += none / float64(draws)
 				}
-				expected[3] += none
 			}
 			out := NewStepResult(sessions)
 			if err := env.Step(slates, out); err != nil {
@@ -282,7 +295,8 @@ func TestSessionsEndAtMaxSteps(t *testing.T) {
 
 func TestExposureRaisesPurchaseChance(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s, err := NewShopper(ExposureBuyer, 8, rng)
+	cat := testCatalog(t, 50)
+	s, err := NewShopper(ExposureBuyer, cat, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,17 +308,18 @@ func TestExposureRaisesPurchaseChance(t *testing.T) {
 		}
 		prev = p
 	}
-	cat := testCatalog(t, 50)
 	st := newItemStats(cat)
-	if u0, u5 := s.utility(&st, cat.CategoryOf, 0, 0), s.utility(&st, cat.CategoryOf, 0, 5); u5 <= u0 {
+	var mem memory
+	if u0, u5 := s.utility(&st, 0, 0, &mem), s.utility(&st, 0, 5, &mem); u5 <= u0 {
 		t.Errorf("utility after 5 showings %g is not above the first-sight utility %g", u5, u0)
 	}
 }
 
 func TestShopperJitterDiffers(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	a, _ := NewShopper(CheapBlue, 8, rng)
-	b, _ := NewShopper(CheapBlue, 8, rng)
+	cat := testCatalog(t, 50)
+	a, _ := NewShopper(CheapBlue, cat, rng)
+	b, _ := NewShopper(CheapBlue, cat, rng)
 	if a.BlueWeight == b.BlueWeight || a.PriceWeight == b.PriceWeight {
 		t.Errorf("two cheap_blue shoppers share weights: %+v and %+v", a, b)
 	}

@@ -27,6 +27,14 @@ import (
 //     popularityPerStar * (rating - 3.8) + popularitySigma * Z)). This is log-normal, so the
 //     mean is well above the median, and better-rated items tend to be more popular.
 //   - Product noun: uniformly from the category's nouns, used only in the name.
+//
+// After all items, the release age in days is drawn for each item in catalog order from a
+// second stream of the same seed, as floor(meanReleaseAgeDays * E) with E standard
+// exponential. Ages are therefore whole days with a mean of about 120 and a median of about
+// 83, and about 6 % of the items are less than a week old. A shop adds items at a steady rate
+// and an item's chance of still being listed falls with its age, which makes an exponential
+// law a simple fit. The second stream leaves every other field as it was before release ages
+// existed.
 
 // DefaultCatalogSize is the number of items the command line generates when no catalog file
 // is given.
@@ -35,6 +43,12 @@ const DefaultCatalogSize = 200
 // generatorStream is the PCG stream constant of Generate, so a seed gives the same catalog
 // on every run and platform.
 const generatorStream = 0x53696d53686f70 // "SimShop" in ASCII
+
+// releaseAgeStream is the PCG stream constant of the release ages that Generate draws.
+const releaseAgeStream = 0x52656c65617365 // "Release" in ASCII
+
+// meanReleaseAgeDays is the mean release age of generated items, in days.
+const meanReleaseAgeDays = 120
 
 // Price, rating and popularity parameters of the generator.
 const (
@@ -164,6 +178,12 @@ func Generate(n int, seed uint64) (*Catalog, error) {
 			Popularity: popularity,
 			Rating:     rating,
 		}
+	}
+
+	// Release ages in whole days, exponential with mean meanReleaseAgeDays.
+	ageRNG := rand.New(rand.NewPCG(seed, releaseAgeStream))
+	for i := range items {
+		items[i].AgeDays = math.Floor(meanReleaseAgeDays * ageRNG.ExpFloat64())
 	}
 	return NewCatalog(items, fmt.Sprintf("generated: %d items, seed %d", n, seed))
 }
