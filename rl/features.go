@@ -23,7 +23,8 @@ const maxCategoryFeatures = 10
 // A row is, in order:
 //   - the item's category, one-hot over Categories plus an "other" slot;
 //   - the item's colour, one-hot over Colors plus an "other" slot;
-//   - the item's standardised ln price, rating, ln(1+popularity) and ln(rating/price);
+//   - the item's standardised ln price, rating, ln(1+popularity), ln(rating/price) and
+//     ln(1+release age in days);
 //   - the session's history with this item: ln(1+times shown), shown at all,
 //     ln(1+clicks), bought it;
 //   - the item's fit with the session's clicks: the share of clicks in its category, in its
@@ -31,21 +32,21 @@ const maxCategoryFeatures = 10
 //     the click-through rate of its category and of its colour in this session, and
 //     ln(1+times its category was shown);
 //   - the session: step/MaxSteps, ignored slates in a row/3, clicks per step, any click,
-//     ln(1+clicks).
+//     ln(1+clicks), and ln of the shopper's visit number (0 on a first visit).
 type Encoding struct {
-	Categories []string   `msgpack:"categories"`
-	Colors     []string   `msgpack:"colors"`
-	MaxSteps   int        `msgpack:"max_steps"`
-	Mean       [4]float64 `msgpack:"mean"` // of ln price, rating, ln(1+popularity), ln(rating/price)
-	SD         [4]float64 `msgpack:"sd"`
+	Categories []string                 `msgpack:"categories"`
+	Colors     []string                 `msgpack:"colors"`
+	MaxSteps   int                      `msgpack:"max_steps"`
+	Mean       [numericFeatures]float64 `msgpack:"mean"` // of ln price, rating, ln(1+popularity), ln(rating/price), ln(1+release age)
+	SD         [numericFeatures]float64 `msgpack:"sd"`
 }
 
 // Number of features in each group after the one-hot slots.
 const (
-	numericFeatures = 4
+	numericFeatures = 5
 	historyFeatures = 4
 	fitFeatures     = 7
-	sessionFeatures = 5
+	sessionFeatures = 6
 )
 
 // NewEncoding fits an encoding to catalog cat: the most common categories (ties broken by
@@ -92,7 +93,7 @@ func NewEncoding(cat *simenv.Catalog, maxSteps int) Encoding {
 
 func rawNumeric(it simenv.Item) [numericFeatures]float64 {
 	return [numericFeatures]float64{
-		math.Log(it.Price), it.Rating, math.Log1p(it.Popularity), math.Log(it.Rating / it.Price),
+		math.Log(it.Price), it.Rating, math.Log1p(it.Popularity), math.Log(it.Rating / it.Price), math.Log1p(it.AgeDays),
 	}
 }
 
@@ -268,6 +269,7 @@ func (e *Encoder) fillDynamic(env *simenv.VecEnv, i, item int, s *sessionSummary
 	g[2] = float32(s.clicks / math.Max(1, s.step))
 	g[3] = indicator(s.clicks > 0)
 	g[4] = float32(math.Log1p(s.clicks))
+	g[5] = float32(math.Log(float64(max(1, env.SessionVisit(i)))))
 }
 
 // rate returns clicks/shown, or 0 when nothing was shown.
