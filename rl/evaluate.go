@@ -1,6 +1,7 @@
 package rl
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -29,6 +30,9 @@ type EvalOptions struct {
 	Episodes int    // shopper sessions to play
 	Seed     uint64 // user seed; episode e is seeded from (Seed, e) in the evaluation domain
 	Sessions int    // sessions stepped together; results do not depend on it
+
+	// Context, when not nil, stops the evaluation early with its error once it is done.
+	Context context.Context
 }
 
 // EpisodeSeed returns the seed pair of evaluation episode e for a user seed. Training
@@ -84,6 +88,11 @@ func Evaluate(rec Recommender, cat *simenv.Catalog, cfg simenv.Config, opt EvalO
 		}
 	}
 	for active > 0 {
+		if opt.Context != nil {
+			if err := opt.Context.Err(); err != nil {
+				return Result{}, err
+			}
+		}
 		if err := rec.Recommend(env, slates); err != nil {
 			return Result{}, fmt.Errorf("rl: %s: %w", rec.Name(), err)
 		}

@@ -440,3 +440,57 @@ func TestEvaluateCoverageAndDiversity(t *testing.T) {
 		t.Errorf("random coverage %g after 200 sessions of a 50-item catalog, want nearly 1", random.Coverage)
 	}
 }
+
+func TestOracleFindsBestSlate(t *testing.T) {
+	cat := generated(t, 12) // small enough that the candidates are the whole catalog
+	for _, persona := range []string{simenv.CheapBlue, simenv.ExposureBuyer, simenv.ValueSeeker} {
+		env, _ := simenv.NewVecEnv(cat, simenv.Config{Persona: persona}, 1, 3)
+		o := NewOracle(cat, 3)
+		slate := make([]int32, 3)
+		if err := o.Recommend(env, slate); err != nil {
+			t.Fatal(err)
+		}
+		weight, reward := make([]float64, 12), make([]float64, 12)
+		noClick := env.OracleClickValues(0, weight, reward)
+		value := func(s []int32) float64 {
+			num, den := 0.0, noClick
+			for _, j := range s {
+				num += weight[j] * reward[j]
+				den += weight[j]
+			}
+			return num / den
+		}
+		best := 0.0
+		for a := int32(0); a < 12; a++ {
+			for b := a + 1; b < 12; b++ {
+				for c := b + 1; c < 12; c++ {
+					best = math.Max(best, value([]int32{a, b, c}))
+				}
+			}
+		}
+		if got := value(slate); math.Abs(got-best) > 1e-12*best {
+			t.Errorf("%s: oracle slate %v has expected reward %g, the best slate %g", persona, slate, got, best)
+		}
+	}
+}
+
+func TestOracleBeatsRandomAndPopularity(t *testing.T) {
+	cat := generated(t, 200)
+	for _, persona := range []string{simenv.CheapBlue, simenv.ValueSeeker, simenv.BrandLover} {
+		shop := simenv.Config{Persona: persona}
+		opt := EvalOptions{Episodes: 300, Seed: 4, Sessions: 16}
+		oracle, err := Evaluate(NewOracle(cat, 3), cat, shop, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, base := range []Recommender{NewRandom(cat, 3, 16), NewPopularity(cat, 3)} {
+			res, err := Evaluate(base, cat, shop, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if oracle.RewardPerStep < res.RewardPerStep {
+				t.Errorf("%s: oracle reward per step %.3f is below %s's %.3f", persona, oracle.RewardPerStep, res.Recommender, res.RewardPerStep)
+			}
+		}
+	}
+}

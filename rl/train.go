@@ -2,6 +2,7 @@ package rl
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/simshop/simshop/replay"
@@ -14,8 +15,8 @@ type TrainProgress struct {
 	Episodes       int64
 	Updates        int64
 	Epsilon        float64
-	Loss           float64 // of the latest update
-	ReturnMean     float64 // mean return of the episodes finished since the last report
+	Loss           float64 // of the latest update; NaN before the first update
+	ReturnMean     float64 // mean return of the episodes finished since the last report; NaN if none finished
 	CTR            float64 // clicks per slate since the last report
 	StepsPerSecond float64 // shopper-steps per second of wall time since the last report
 }
@@ -85,9 +86,12 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 		if opt.Every > 0 && opt.Progress != nil && (d.EnvSteps-window.from >= opt.Every || d.EnvSteps >= opt.Steps) {
 			p := TrainProgress{
 				EnvSteps: d.EnvSteps, Episodes: d.Episodes, Updates: d.Updates,
-				Epsilon: d.Config.Epsilon(d.EnvSteps), Loss: d.LastLoss,
+				Epsilon: d.Config.Epsilon(d.EnvSteps), Loss: d.LastLoss, ReturnMean: math.NaN(),
 				CTR:            window.clicks / window.steps,
 				StepsPerSecond: float64(d.EnvSteps-window.from) / time.Since(window.start).Seconds(),
+			}
+			if d.Updates == 0 {
+				p.Loss = math.NaN()
 			}
 			if window.episodes > 0 {
 				p.ReturnMean = window.returns / window.episodes
