@@ -8,15 +8,19 @@ STEPS     ?= 60000
 SEED      ?= 1
 EPISODES  ?= 1000
 PERSONAS  := cheap_blue exposure_buyer value_seeker
+FUZZTIME  ?= 60s
 
-.PHONY: build run test bench lint clean
+.PHONY: build run test bench fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/simshop-train
 
+# Each run replaces the persona's run folder, because train rejects a folder that holds step
+# checkpoints of an earlier run.
 run: build
 	@set -e; for p in $(PERSONAS); do \
 		echo "== training dqn on $$p"; \
+		rm -rf $(RUNS)/$$p; \
 		$(BIN) train --persona $$p --steps $(STEPS) --seed $(SEED) --eval-episodes $(EPISODES) --out $(RUNS)/$$p; \
 	done
 	@set -e; for p in $(PERSONAS); do \
@@ -29,6 +33,12 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Fuzz checkpoints.Decode for FUZZTIME. The seed corpus is checkpoints/testdata/fuzz/FuzzDecode,
+# and go test writes any failing input there. Minimizing a new input is capped at 5 s, so that
+# most of FUZZTIME goes to fuzzing.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./checkpoints
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -90,9 +91,9 @@ func Save(path string, f *File) error {
 	return nil
 }
 
-// Load reads and checks the checkpoint at path. Every error names the file and the problem.
-// Load checks the header and the hashes of the graph's initializers, and the agent that
-// uses the file checks that the tensors match its graph.
+// Load reads and checks the checkpoint at path with Decode. Every error names the file and
+// the problem. The agent that uses the file checks that the training tensors match its
+// graph.
 func Load(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -113,7 +114,10 @@ func Load(path string) (*File, error) {
 	return f, nil
 }
 
-// Decode parses and checks a checkpoint held in memory.
+// Decode parses and checks a checkpoint held in memory. Before decoding, it checks the
+// header and the limits of checkStructure, so that a corrupt or hostile file cannot make
+// the decoder allocate memory for data it declares but does not contain. After decoding,
+// it checks the graph against its spec and the shape and SHA-256 hash of every tensor.
 func Decode(data []byte) (*File, error) {
 	if len(data) == 0 {
 		return nil, errors.New("the file is empty; it is not a SimShop checkpoint")
@@ -121,13 +125,29 @@ func Decode(data []byte) (*File, error) {
 	if err := checkHeader(data); err != nil {
 		return nil, err
 	}
+	if err := checkStructure(data); err != nil {
+		return nil, fmt.Errorf("the file is truncated or corrupted: %v", err)
+	}
 	var f File
 	if err := msgpack.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("the file is truncated or corrupted: %v", err)
 	}
-	for _, t := range f.Graph.Initializers {
-		if err := t.check(); err != nil {
-			return nil, err
+	if err := f.Graph.check(); err != nil {
+		return nil, err
+	}
+	groups := []struct {
+		what    string
+		tensors []Tensor
+	}{
+		{"training.target", f.Training.Target},
+		{"training.adam_m", f.Training.AdamM},
+		{"training.adam_v", f.Training.AdamV},
+	}
+	for _, g := range groups {
+		for _, t := range g.tensors {
+			if err := t.check(); err != nil {
+				return nil, fmt.Errorf("%s: %w", g.what, err)
+			}
 		}
 	}
 	return &f, nil
@@ -136,29 +156,31 @@ func Decode(data []byte) (*File, error) {
 // checkHeader reads the magic string and format version, the first two fields of the
 // top-level map, before the body is decoded. A file from another program or a newer
 // version thus gets a precise message rather than a decoding error deep inside the body.
+// It reads the bytes directly, so a huge declared length costs no allocation.
 func checkHeader(data []byte) error {
-	dec := msgpack.NewDecoder(bytes.NewReader(data))
-	n, err := dec.DecodeMapLen()
-	if err != nil || n < 2 {
+	head, _, values, isArray, err := msgpackHead(data)
+	if err != nil || isArray || values < 4 {
 		return errors.New("the file is not a msgpack SimShop checkpoint: it does not start with a msgpack map of the header fields")
 	}
 	var magic string
-	version := -1
+	version := int64(-1)
+	h := headerReader{data: data, pos: head}
 	for i := 0; i < 2; i++ {
-		key, err := dec.DecodeString()
-		if err != nil {
+		key, ok := h.readString()
+		if !ok {
 			return errors.New("the file is not a msgpack SimShop checkpoint: its first key is not a string")
 		}
 		switch key {
 		case "magic":
-			magic, err = dec.DecodeString()
+			if magic, ok = h.readString(); !ok {
+				return errors.New(`the file is not a SimShop checkpoint: field "magic" is not a string`)
+			}
 		case "format_version":
-			version, err = dec.DecodeInt()
+			if version, ok = h.readInt(); !ok {
+				return errors.New(`the file is not a SimShop checkpoint: field "format_version" is not an integer`)
+			}
 		default:
 			return fmt.Errorf("the file is not a SimShop checkpoint: it starts with the field %q instead of \"magic\"", truncate(key, 40))
-		}
-		if err != nil {
-			return fmt.Errorf("the file is not a SimShop checkpoint: field %q cannot be read (%v)", key, err)
 		}
 	}
 	if magic != Magic {
@@ -169,6 +191,59 @@ func checkHeader(data []byte) error {
 			version, FormatVersion, version)
 	}
 	return nil
+}
+
+// headerReader reads msgpack strings and integers from data at pos.
+type headerReader struct {
+	data []byte
+	pos  int
+}
+
+// readString reads a msgpack string, or reports false if the next value is not a string
+// that ends within the data.
+func (h *headerReader) readString() (string, bool) {
+	if h.pos >= len(h.data) {
+		return "", false
+	}
+	code := h.data[h.pos]
+	isString := (code >= 0xa0 && code <= 0xbf) || (code >= 0xd9 && code <= 0xdb)
+	head, n, _, _, err := msgpackHead(h.data[h.pos:])
+	if !isString || err != nil || n > uint64(len(h.data)-h.pos-head) {
+		return "", false
+	}
+	start := h.pos + head
+	h.pos = start + int(n)
+	return string(h.data[start:h.pos]), true
+}
+
+// readInt reads a msgpack integer of any width, or reports false if the next value is not
+// an integer that fits in an int64.
+func (h *headerReader) readInt() (int64, bool) {
+	if h.pos >= len(h.data) {
+		return 0, false
+	}
+	code := h.data[h.pos]
+	if code <= 0x7f || code >= 0xe0 {
+		h.pos++
+		return int64(int8(code)), true
+	}
+	size := map[byte]int{0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8}[code]
+	if size == 0 || h.pos+1+size > len(h.data) {
+		return 0, false
+	}
+	var u uint64
+	for _, b := range h.data[h.pos+1 : h.pos+1+size] {
+		u = u<<8 | uint64(b)
+	}
+	h.pos += 1 + size
+	if code >= 0xd0 { // signed: sign-extend from size bytes
+		shift := 64 - 8*size
+		return int64(u<<shift) >> shift, true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
 }
 
 // check verifies a tensor's declared shape against its bytes and its hash.

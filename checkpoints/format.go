@@ -186,15 +186,22 @@ func FillSlices(p *nn.Params[float32], tensors []Tensor, dst [][]float32, what s
 // GraphOf describes the MLP of p as ONNX-style nodes: per layer a Gemm, then the activation
 // for every layer but the last.
 func GraphOf(p *nn.Params[float32]) Graph {
+	g := graphSkeleton(p.Spec)
+	g.Initializers = ParamsTensors(p)
+	return g
+}
+
+// graphSkeleton returns the graph of spec without its initializers: the input "features",
+// the output "q" and the nodes that compute it from the weights that nn.NewParams names.
+func graphSkeleton(spec nn.Spec) Graph {
 	g := Graph{
-		Spec:         p.Spec,
-		Inputs:       []ValueInfo{{Name: "features", Dtype: "float32", Shape: []int{-1, p.Spec.Inputs}}},
-		Outputs:      []ValueInfo{{Name: "q", Dtype: "float32", Shape: []int{-1, p.Spec.Outputs}}},
-		Initializers: ParamsTensors(p),
+		Spec:    spec,
+		Inputs:  []ValueInfo{{Name: "features", Dtype: "float32", Shape: []int{-1, spec.Inputs}}},
+		Outputs: []ValueInfo{{Name: "q", Dtype: "float32", Shape: []int{-1, spec.Outputs}}},
 	}
-	layers := len(p.Tensors) / 2
+	layers := len(spec.Hidden) + 1
 	in := "features"
-	op := map[string]string{"relu": "Relu", "tanh": "Tanh"}[p.Spec.Activation]
+	op := map[string]string{"relu": "Relu", "tanh": "Tanh"}[spec.Activation]
 	for l := 0; l < layers; l++ {
 		out := fmt.Sprintf("layer%d/linear", l)
 		if l == layers-1 {
@@ -202,19 +209,23 @@ func GraphOf(p *nn.Params[float32]) Graph {
 		}
 		g.Nodes = append(g.Nodes, Node{
 			OpType:     "Gemm",
-			Inputs:     []string{in, p.Tensors[2*l].Name, p.Tensors[2*l+1].Name},
+			Inputs:     []string{in, weightName(l), biasName(l)},
 			Outputs:    []string{out},
 			Attributes: map[string]any{"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
 		})
 		in = out
 		if l < layers-1 {
-			act := fmt.Sprintf("layer%d/%s", l, p.Spec.Activation)
+			act := fmt.Sprintf("layer%d/%s", l, spec.Activation)
 			g.Nodes = append(g.Nodes, Node{OpType: op, Inputs: []string{in}, Outputs: []string{act}})
 			in = act
 		}
 	}
 	return g
 }
+
+// weightName and biasName return the names nn.NewParams gives the tensors of layer l.
+func weightName(l int) string { return fmt.Sprintf("layer%d/weight", l) }
+func biasName(l int) string   { return fmt.Sprintf("layer%d/bias", l) }
 
 func sha256Sum(b []byte) []byte {
 	sum := sha256.Sum256(b)
