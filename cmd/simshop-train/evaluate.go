@@ -19,7 +19,7 @@ func evalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "episodes", Usage: "evaluation sessions per recommender and persona", Value: 500},
 		&cli.Uint64Flag{Name: "seed", Usage: "evaluation seed; training with the same --seed never meets these shoppers", Value: 1},
-		&cli.IntFlag{Name: "envs", Usage: "sessions simulated together; results do not depend on it", Value: evalSessions},
+		&cli.IntFlag{Name: "envs", Usage: "sessions simulated together; results do not depend on it unless --return-prob is above 0", Value: evalSessions},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON array instead of a table"},
 	}
 }
@@ -29,7 +29,7 @@ func evalCommand() *cli.Command {
 		&cli.StringFlag{Name: "model", Usage: "checkpoint `FILE` to evaluate", Required: true},
 	}
 	flags = append(flags, evalFlags()...)
-	flags = append(flags, shopFlags("shopper persona (default: the one the model was trained on)")...)
+	flags = append(flags, shopFlags(populationUsage+" (default: the one the model was trained on)")...)
 	flags = append(flags, catalogFlags()...)
 	return &cli.Command{
 		Name:   "eval",
@@ -44,7 +44,7 @@ func compareCommand() *cli.Command {
 		&cli.StringSliceFlag{Name: "model", Usage: "checkpoint `FILE` to compare with the baselines; repeat for several"},
 	}
 	flags = append(flags, evalFlags()...)
-	flags = append(flags, shopFlags("shopper persona, or all: "+strings.Join(simenv.PersonaNames, ", "))...)
+	flags = append(flags, shopFlags(populationUsage+"; or all, for each persona in turn")...)
 	flags = append(flags, catalogFlags()...)
 	return &cli.Command{
 		Name:   "compare",
@@ -93,7 +93,9 @@ func modelName(path string) string {
 	return "dqn:" + strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
-// evalShop returns the shop settings for persona, taking reward and length from the flags.
+// evalShop returns the shop settings for persona, a persona or population, taking reward,
+// length and return probability from the flags when they are set, and otherwise from
+// fallback.
 func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Config {
 	shop := fallback
 	shop.Persona = persona
@@ -102,6 +104,9 @@ func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Con
 	}
 	if c.IsSet("max-steps") || shop.MaxSteps == 0 {
 		shop.MaxSteps = c.Int("max-steps")
+	}
+	if c.IsSet("return-prob") {
+		shop.ReturnProb = c.Float64("return-prob")
 	}
 	return shop.WithDefaults()
 }
@@ -177,6 +182,7 @@ func runCompare(c *cli.Context) error {
 			}
 			recs = append(recs, b)
 		}
+		recs = append(recs, rl.NewOracle(cat, shop.SlateSize))
 		for _, m := range models {
 			if m.shop.Persona != persona {
 				slog.Warn("model evaluated on a persona it was not trained on", "model", m.name, "trained_on", m.shop.Persona, "persona", persona)

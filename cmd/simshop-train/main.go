@@ -35,6 +35,7 @@ func newApp() *cli.App {
 			trainCommand(),
 			evalCommand(),
 			compareCommand(),
+			inspectCommand(),
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -44,7 +45,7 @@ func newApp() *cli.App {
 // catalogFlags select the catalog: a CSV file, or a generated one.
 func catalogFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "catalog", Usage: "catalog CSV `FILE` (columns item_id, category, price, color, brand; optional name, popularity, rating)"},
+		&cli.StringFlag{Name: "catalog", Usage: "catalog CSV `FILE` (columns item_id, category, price, color, brand; optional name, popularity, rating, release_age_days)"},
 		&cli.IntFlag{Name: "items", Usage: "size of the generated catalog, in items, when no --catalog is given", Value: simenv.DefaultCatalogSize},
 		&cli.Uint64Flag{Name: "catalog-seed", Usage: "seed of the generated catalog", Value: 1},
 	}
@@ -56,8 +57,13 @@ func shopFlags(personaUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "persona", Usage: personaUsage},
 		&cli.StringFlag{Name: "reward", Usage: "reward scheme: " + strings.Join(simenv.RewardNames, ", "), Value: simenv.RewardClickPurchase},
 		&cli.IntFlag{Name: "max-steps", Usage: "maximum session length, in slates", Value: simenv.DefaultMaxSteps},
+		&cli.Float64Flag{Name: "return-prob", Usage: "probability, from 0 to 1, that a shopper whose session ends comes back for the next session with its memory"},
 	}
 }
+
+// populationUsage describes the --persona value: a persona or a weighted mix of personas.
+var populationUsage = "shopper persona, or a weighted mix such as cheap_blue:0.5,value_seeker:0.5; personas: " +
+	strings.Join(simenv.PersonaNames, ", ")
 
 // maxGeneratedItems bounds --items. Each session keeps three counters per item, so a
 // million items already take 12 MB per simulated session.

@@ -442,6 +442,7 @@ func TestResumeRejectsFlags(t *testing.T) {
 	}{
 		{"steps not beyond", []string{"--steps", "600"}, "--steps 600"},
 		{"persona", []string{"--steps", "1200", "--persona", "cheap_blue"}, "--persona"},
+		{"return probability", []string{"--steps", "1200", "--return-prob", "0.5"}, "--return-prob"},
 		{"seed", []string{"--steps", "1200", "--seed", "2"}, "--seed"},
 		{"hidden", []string{"--steps", "1200", "--hidden", "32"}, "--hidden"},
 	}
@@ -466,6 +467,7 @@ var personaBaselines = func() []string {
 		for _, baseline := range rl.BaselineNames {
 			rows = append(rows, baseline+"/"+persona)
 		}
+		rows = append(rows, "oracle/"+persona)
 	}
 	return rows
 }()
@@ -514,7 +516,7 @@ func TestCompareWithModel(t *testing.T) {
 	var want []string
 	for i, name := range personaBaselines {
 		want = append(want, name)
-		if i%len(rl.BaselineNames) == len(rl.BaselineNames)-1 {
+		if i%(len(rl.BaselineNames)+1) == len(rl.BaselineNames) {
 			want = append(want, "dqn:run/"+strings.SplitN(name, "/", 2)[1])
 		}
 	}
@@ -524,8 +526,44 @@ func TestCompareWithModel(t *testing.T) {
 
 	// The model's cheap_blue row is the evaluation that eval prints for the same settings.
 	single := decodeResults(t, evalJSON(t, checkpointFile))[0]
-	if got := results[len(rl.BaselineNames)]; got != single {
+	if got := results[len(rl.BaselineNames)+1]; got != single {
 		t.Errorf("compare row = %+v; eval = %+v", got, single)
+	}
+}
+
+// TestPopulationWithReturns trains on a mix of personas with returning shoppers and checks
+// that the checkpoint keeps both settings for eval, and that compare takes them too.
+func TestPopulationWithReturns(t *testing.T) {
+	const population = "cheap_blue:0.5,learning_shopper:0.5"
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--out", out, "--persona", population, "--return-prob", "0.8", "--items", "20"}
+	mustExecute(t, append(args, tinyTraining...)...)
+	checkpointFile := checkpointPath(out)
+
+	// eval defaults to the model's population and return probability. With 20 episodes in 4
+	// slots, 16 episodes follow another one in their slot, where a shopper can return.
+	trained := decodeResults(t, evalJSON(t, checkpointFile, "--envs", "4"))[0]
+	if trained.Persona != population {
+		t.Errorf("eval persona = %q; want %q", trained.Persona, population)
+	}
+	explicit := decodeResults(t, evalJSON(t, checkpointFile, "--envs", "4", "--persona", population, "--return-prob", "0.8"))[0]
+	if explicit != trained {
+		t.Errorf("eval with the training settings given = %+v; want the default %+v", explicit, trained)
+	}
+	noReturns := decodeResults(t, evalJSON(t, checkpointFile, "--envs", "4", "--return-prob", "0"))[0]
+	if noReturns == trained {
+		t.Errorf("eval with --return-prob 0 = %+v, the same as with the model's 0.8", noReturns)
+	}
+
+	// compare labels every row with the population.
+	r := mustExecute(t, "compare", "--persona", population, "--return-prob", "0.8", "--items", "20", "--episodes", "20", "--envs", "4", "--json")
+	var want []string
+	for _, baseline := range rl.BaselineNames {
+		want = append(want, baseline+"/"+population)
+	}
+	want = append(want, "oracle/"+population)
+	if got := rowNames(decodeResults(t, r.stdout)); !slices.Equal(got, want) {
+		t.Errorf("rows = %v; want %v", got, want)
 	}
 }
 
@@ -661,6 +699,8 @@ func TestBadInput(t *testing.T) {
 		want []string // each must appear in stderr
 	}{
 		{"unknown persona", trainArgs("--persona", "nobody", "--items", "20"), []string{`"nobody"`}},
+		{"weight not a number", trainArgs("--persona", "cheap_blue:x", "--items", "20"), []string{`"cheap_blue:x"`, `weight "x"`}},
+		{"return-prob 1.5", trainArgs("--persona", "cheap_blue", "--items", "20", "--return-prob", "1.5"), []string{"return probability 1.5 is invalid"}},
 		{"no persona", trainArgs("--items", "20"), []string{"--persona"}},
 		{"items 2", trainArgs("--persona", "cheap_blue", "--items", "2"), []string{"--items 2"}},
 		{"envs 0", trainArgs("--persona", "cheap_blue", "--items", "20", "--envs", "0"), []string{"--envs 0"}},
@@ -683,8 +723,11 @@ func TestBadInput(t *testing.T) {
 		{"eval flipped weight", []string{"eval", "--model", flippedModel}, []string{flippedModel, "SHA-256"}},
 		{"eval unknown reward", []string{"eval", "--model", checkpointFile, "--reward", "bogus"}, []string{`"bogus"`}},
 		{"eval unknown persona", []string{"eval", "--model", checkpointFile, "--persona", "nobody"}, []string{`"nobody"`}},
+		{"eval return-prob NaN", []string{"eval", "--model", checkpointFile, "--return-prob", "NaN"}, []string{"return probability NaN is invalid"}},
 		{"eval episodes 0", []string{"eval", "--model", checkpointFile, "--episodes", "0"}, []string{"--episodes 0"}},
 		{"compare unknown persona", []string{"compare", "--persona", "nobody", "--items", "20", "--envs", "4", "--episodes", "5"}, []string{`"nobody"`}},
+		{"compare zero weights", []string{"compare", "--persona", "cheap_blue:0,value_seeker:0", "--items", "20", "--envs", "4", "--episodes", "5"}, []string{"all weights are 0"}},
+		{"compare return-prob negative", []string{"compare", "--persona", "all", "--return-prob", "-0.5", "--items", "20", "--envs", "4", "--episodes", "5"}, []string{"return probability -0.5 is invalid"}},
 		{"compare missing model", []string{"compare", "--model", missingModel, "--envs", "4", "--episodes", "5"}, []string{missingModel}},
 	}
 	for _, tc := range cases {

@@ -44,8 +44,9 @@ func trainCommand() *cli.Command {
 		&cli.IntFlag{Name: "target-update", Usage: "updates between target-network copies", Value: def.TargetUpdate},
 		&cli.Int64Flag{Name: "epsilon-steps", Usage: "shopper-steps over which exploration decays from 1 to 0.05", Value: def.EpsilonSteps},
 	}
-	flags = append(flags, shopFlags("shopper persona: "+strings.Join(simenv.PersonaNames, ", "))...)
+	flags = append(flags, shopFlags(populationUsage)...)
 	flags = append(flags, catalogFlags()...)
+	flags = append(flags, keepFlags()...)
 	return &cli.Command{
 		Name:   "train",
 		Usage:  "train a DQN slate recommender and write its checkpoint",
@@ -91,7 +92,11 @@ func runTrain(c *cli.Context) error {
 	}
 
 	out := c.String("out")
-	ckptPath := filepath.Join(out, "checkpoints", "latest.msgpack")
+	keeper, err := newKeeper(c, out, r.agent.EnvSteps)
+	if err != nil {
+		return err
+	}
+	ckptPath := keeper.latestPath()
 	metrics, err := openMetrics(filepath.Join(out, "metrics.csv"))
 	if err != nil {
 		return err
@@ -112,7 +117,7 @@ func runTrain(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		return checkpoints.Save(ckptPath, f)
+		return keeper.save(f, r.agent.EnvSteps)
 	}
 	progress := func(p rl.TrainProgress) {
 		slog.Info("progress", "step", p.EnvSteps, "episodes", p.Episodes, "updates", p.Updates,
@@ -122,14 +127,16 @@ func runTrain(c *cli.Context) error {
 	}
 	for r.agent.EnvSteps < total {
 		next := min(total, (r.agent.EnvSteps/c.Int64("save-every")+1)*c.Int64("save-every"))
-		err := r.agent.Train(ctx, env, rl.TrainOptions{Steps: next, Every: c.Int64("log-every"), Progress: progress})
-		if err != nil && !errors.Is(err, context.Canceled) {
+		untilSave, cancel := keeper.untilNextSave(ctx)
+		err := r.agent.Train(untilSave, env, rl.TrainOptions{Steps: next, Every: c.Int64("log-every"), Progress: progress})
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
 		if serr := save(nil); serr != nil {
 			return serr
 		}
-		if err != nil {
+		if ctx.Err() != nil {
 			return fmt.Errorf("training stopped by a signal at shopper-step %d; the checkpoint is saved: continue with\n  simshop-train train --resume %s --out %s --steps %d",
 				r.agent.EnvSteps, ckptPath, out, total)
 		}
@@ -152,13 +159,18 @@ func runTrain(c *cli.Context) error {
 // newRun sets up a fresh run from the flags.
 func newRun(c *cli.Context) (*run, error) {
 	if !c.IsSet("persona") {
-		return nil, fmt.Errorf("--persona is required for a new run; choose one of %s", strings.Join(simenv.PersonaNames, ", "))
+		return nil, fmt.Errorf("--persona is required for a new run; choose one of %s, or a weighted mix such as cheap_blue:0.5,value_seeker:0.5", strings.Join(simenv.PersonaNames, ", "))
 	}
 	cat, err := loadCatalog(c, false)
 	if err != nil {
 		return nil, err
 	}
-	shop := simenv.Config{Persona: c.String("persona"), Reward: c.String("reward"), MaxSteps: c.Int("max-steps")}.WithDefaults()
+	shop := simenv.Config{
+		Persona:    c.String("persona"),
+		Reward:     c.String("reward"),
+		MaxSteps:   c.Int("max-steps"),
+		ReturnProb: c.Float64("return-prob"),
+	}.WithDefaults()
 	if err := shop.Validate(cat); err != nil {
 		return nil, err
 	}
@@ -181,7 +193,7 @@ func newRun(c *cli.Context) (*run, error) {
 // resumeRun restores a run from --resume; the checkpoint fixes everything but the length of
 // the run and where it is written.
 func resumeRun(c *cli.Context) (*run, error) {
-	for _, f := range append([]string{"persona", "reward", "max-steps", "seed", "envs"}, hyperparameterFlags...) {
+	for _, f := range append([]string{"persona", "reward", "max-steps", "return-prob", "seed", "envs"}, hyperparameterFlags...) {
 		if c.IsSet(f) {
 			return nil, fmt.Errorf("--%s cannot change a resumed run: the checkpoint fixes it; leave --%s out, or start a new run without --resume", f, f)
 		}
