@@ -51,11 +51,32 @@ func DefaultDQNConfig() DQNConfig {
 	}
 }
 
+// Upper bounds of DQNConfig, far above any useful setting. They keep a mistyped flag or a
+// crafted checkpoint from asking for buffers that cannot be allocated.
+const (
+	maxHiddenWidth    = 1 << 14 // units per layer
+	maxHiddenLayers   = 64
+	maxBatchSize      = 1 << 16 // transitions
+	maxReplayCapacity = 1 << 26 // transitions
+	maxCandidates     = 1 << 10 // items per transition
+)
+
 // Validate reports the first invalid field.
 func (c DQNConfig) Validate() error {
+	for _, w := range c.Hidden {
+		if w < 1 || w > maxHiddenWidth {
+			return fmt.Errorf("rl: hidden layer width %d is invalid; use 1 to %d units", w, maxHiddenWidth)
+		}
+	}
 	switch {
-	case len(c.Hidden) == 0:
-		return fmt.Errorf("rl: DQN needs at least one hidden layer")
+	case len(c.Hidden) == 0 || len(c.Hidden) > maxHiddenLayers:
+		return fmt.Errorf("rl: DQN needs 1 to %d hidden layers, got %d", maxHiddenLayers, len(c.Hidden))
+	case c.BatchSize > maxBatchSize:
+		return fmt.Errorf("rl: batch size %d is too large; use at most %d", c.BatchSize, maxBatchSize)
+	case c.ReplayCapacity > maxReplayCapacity:
+		return fmt.Errorf("rl: replay capacity %d is too large; use at most %d transitions", c.ReplayCapacity, maxReplayCapacity)
+	case c.Candidates > maxCandidates:
+		return fmt.Errorf("rl: %d next-state candidates is too many; use at most %d", c.Candidates, maxCandidates)
 	case !(c.Gamma >= 0 && c.Gamma < 1): // also rejects NaN
 		return fmt.Errorf("rl: discount %g is invalid; use a value in [0, 1)", c.Gamma)
 	case !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 1):

@@ -494,3 +494,20 @@ func TestOracleBeatsRandomAndPopularity(t *testing.T) {
 		}
 	}
 }
+
+func TestDQNConfigRejectsHugeSizes(t *testing.T) {
+	cases := map[string]func(*DQNConfig){
+		"batch":     func(c *DQNConfig) { c.BatchSize = 1 << 40 },
+		"replay":    func(c *DQNConfig) { c.ReplayCapacity = 1 << 40 },
+		"hidden":    func(c *DQNConfig) { c.Hidden = []int{1 << 40} },
+		"layers":    func(c *DQNConfig) { c.Hidden = make([]int, 1000) },
+		"nan gamma": func(c *DQNConfig) { c.Gamma = math.NaN() },
+	}
+	for name, edit := range cases {
+		cfg := DefaultDQNConfig()
+		edit(&cfg)
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted %+v", name, cfg)
+		}
+	}
+}
