@@ -26,10 +26,21 @@ func evalFlags() []cli.Flag {
 
 func evalCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "model", Usage: "checkpoint `FILE` to evaluate", Required: true},
+		&cli.StringFlag{Name: "model", Usage: "checkpoint `FILE` to evaluate, required"},
 	}
 	flags = append(flags, evalFlags()...)
-	flags = append(flags, shopFlags(populationUsage+" (default: the one the model was trained on)")...)
+	for _, f := range shopFlags(populationUsage) {
+		// The shop settings default to the model's, which only the checkpoint knows.
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			f.DefaultText = "the model's"
+		case *cli.IntFlag:
+			f.DefaultText = "the model's"
+		case *cli.Float64Flag:
+			f.DefaultText = "the model's"
+		}
+		flags = append(flags, f)
+	}
 	flags = append(flags, catalogFlags()...)
 	return &cli.Command{
 		Name:   "eval",
@@ -112,6 +123,12 @@ func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Con
 }
 
 func runEval(c *cli.Context) error {
+	if err := noArguments(c); err != nil {
+		return err
+	}
+	if c.String("model") == "" {
+		return fmt.Errorf("--model FILE is required: the checkpoint to evaluate, such as --model runs/cheap_blue/checkpoints/latest.msgpack")
+	}
 	if err := checkPositive(c, "episodes", "envs", "max-steps"); err != nil {
 		return err
 	}
@@ -139,6 +156,9 @@ func runEval(c *cli.Context) error {
 }
 
 func runCompare(c *cli.Context) error {
+	if err := noArguments(c); err != nil {
+		return err
+	}
 	if err := checkPositive(c, "episodes", "envs", "max-steps"); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,8 +24,26 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err := newApp().Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "simshop-train:", err)
+		var exit cli.ExitCoder
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
 		os.Exit(1)
 	}
+}
+
+// interrupted returns the error of a command stopped by SIGINT or SIGTERM, with the exit
+// status 130 that shells use for an interrupted program.
+func interrupted(message string) error { return cli.Exit(message, 130) }
+
+// noArguments rejects positional arguments, which urfave/cli would otherwise take as the end
+// of the flags, silently ignoring every flag after them.
+func noArguments(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return fmt.Errorf("unexpected argument %q: %s takes only flags, such as --steps 2000; check for a missing -- or a value with spaces",
+			c.Args().First(), c.Command.Name)
+	}
+	return nil
 }
 
 func newApp() *cli.App {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/rl"
 	"github.com/simshop/simshop/simenv"
 )
@@ -714,7 +715,8 @@ func TestBadInput(t *testing.T) {
 		{"missing catalog", trainArgs("--persona", "cheap_blue", "--catalog", missingCatalog), []string{missingCatalog}},
 		{"negative price", trainArgs("--persona", "cheap_blue", "--catalog", negativePrice), []string{negativePrice, "line 3", `"-4"`}},
 		{"catalog and items", trainArgs("--persona", "cheap_blue", "--catalog", negativePrice, "--items", "20"), []string{"--catalog", "--items"}},
-		{"no out", []string{"train", "--persona", "cheap_blue", "--items", "20"}, []string{`"out"`}},
+		{"no out", []string{"train", "--persona", "cheap_blue", "--items", "20"}, []string{"--out DIR is required"}},
+		{"stray argument", []string{"train", "--persona", "cheap_blue", "--out", out, "extra", "--steps", "600"}, []string{`unexpected argument "extra"`}},
 		{"resume missing", []string{"train", "--resume", missingModel, "--out", out, "--steps", "1200"}, []string{missingModel}},
 		{"eval missing model", []string{"eval", "--model", missingModel}, []string{missingModel}},
 		{"eval random bytes", []string{"eval", "--model", randomModel}, []string{randomModel, "not a"}},
@@ -753,5 +755,32 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("stdout has results despite the error:\n%s", r.stdout)
 			}
 		})
+	}
+}
+
+func TestTrainProtectsRunFolder(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	trainTiny(t, out)
+
+	args := append([]string{"train", "--out", out, "--persona", "value_seeker", "--items", "20"}, tinyTraining...)
+	r := execute(t, args...)
+	if r.code == 0 || !strings.Contains(r.stderr, "already holds a run") || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("second run into the same folder: exit code %d, stderr %q; want a refusal naming --force", r.code, r.stderr)
+	}
+
+	mustExecute(t, append(args, "--force")...)
+	f, err := checkpoints.Load(checkpointPath(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Metadata.Shop.Persona; got != "value_seeker" {
+		t.Errorf("checkpoint persona after --force = %q; want value_seeker", got)
+	}
+	rows, err := os.ReadFile(filepath.Join(out, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(rows), "env_steps"); n != 1 {
+		t.Errorf("metrics.csv holds %d headers after --force; want 1, for the new run alone", n)
 	}
 }

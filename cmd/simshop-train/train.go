@@ -30,8 +30,9 @@ func trainCommand() *cli.Command {
 		&cli.Int64Flag{Name: "steps", Usage: "train until this many shopper-steps (slates shown) in total", Value: 60_000},
 		&cli.IntFlag{Name: "envs", Usage: "shopping sessions simulated in parallel", Value: 16},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream of the run", Value: 1},
-		&cli.StringFlag{Name: "out", Usage: "run `DIR`; the checkpoint goes to DIR/checkpoints/latest.msgpack", Required: true},
+		&cli.StringFlag{Name: "out", Usage: "run `DIR`, required; the checkpoint goes to DIR/checkpoints/latest.msgpack"},
 		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
+		&cli.BoolFlag{Name: "force", Usage: "replace the run that --out already holds, deleting its checkpoints and metrics"},
 		&cli.Int64Flag{Name: "save-every", Usage: "shopper-steps between checkpoint saves", Value: 10_000},
 		&cli.Int64Flag{Name: "log-every", Usage: "shopper-steps between progress lines", Value: 5_000},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions after training", Value: 500},
@@ -65,6 +66,12 @@ type run struct {
 }
 
 func runTrain(c *cli.Context) error {
+	if err := noArguments(c); err != nil {
+		return err
+	}
+	if c.String("out") == "" {
+		return fmt.Errorf("--out DIR is required: the run folder for checkpoints and metrics, such as --out runs/cheap_blue")
+	}
 	if a := c.String("agent"); a != "dqn" {
 		return fmt.Errorf("--agent %q is not available; use --agent dqn", a)
 	}
@@ -92,6 +99,11 @@ func runTrain(c *cli.Context) error {
 	}
 
 	out := c.String("out")
+	if !c.IsSet("resume") {
+		if err := claimRunFolder(out, c.Bool("force")); err != nil {
+			return err
+		}
+	}
 	keeper, err := newKeeper(c, out, r.agent.EnvSteps)
 	if err != nil {
 		return err
@@ -137,14 +149,20 @@ func runTrain(c *cli.Context) error {
 			return serr
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("training stopped by a signal at shopper-step %d; the checkpoint is saved: continue with\n  simshop-train train --resume %s --out %s --steps %d",
-				r.agent.EnvSteps, ckptPath, out, total)
+			return interrupted(fmt.Sprintf("training stopped by a signal at shopper-step %d, and the checkpoint is saved. Continue with\n  %s train --resume %s --out %s --steps %d",
+				r.agent.EnvSteps, os.Args[0], ckptPath, out, total))
 		}
 	}
 
 	// Evaluate the greedy policy on episodes seeded apart from training.
 	r.agent.Greedy = true
-	res, err := rl.Evaluate(namedRecommender{r.agent, modelName(ckptPath)}, r.catalog, r.shop, rl.EvalOptions{Episodes: c.Int("eval-episodes"), Seed: r.seed, Sessions: evalSessions})
+	slog.Info("evaluating", "episodes", c.Int("eval-episodes"), "seed", r.seed)
+	res, err := rl.Evaluate(namedRecommender{r.agent, modelName(ckptPath)}, r.catalog, r.shop,
+		rl.EvalOptions{Episodes: c.Int("eval-episodes"), Seed: r.seed, Sessions: evalSessions, Context: ctx})
+	if errors.Is(err, context.Canceled) {
+		return interrupted(fmt.Sprintf("evaluation stopped by a signal; the trained checkpoint is saved at %s. Evaluate it with\n  %s eval --model %s --seed %d",
+			ckptPath, os.Args[0], ckptPath, r.seed))
+	}
 	if err != nil {
 		return err
 	}
@@ -236,6 +254,31 @@ type metricsFile struct {
 }
 
 var metricsHeader = []string{"env_steps", "episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second"}
+
+// claimRunFolder checks that a new run may write to the run folder out. A folder that holds
+// an earlier run's checkpoint is rejected unless force is set; with force, the earlier run's
+// checkpoints and metrics are removed.
+func claimRunFolder(out string, force bool) error {
+	latest := filepath.Join(out, "checkpoints", "latest.msgpack")
+	if _, err := os.Stat(latest); err != nil {
+		return nil
+	}
+	if !force {
+		return fmt.Errorf("--out %s already holds a run (%s); continue it with --resume %s, choose another --out, or pass --force to replace it",
+			out, latest, latest)
+	}
+	old, err := filepath.Glob(filepath.Join(out, "checkpoints", "*.msgpack"))
+	if err != nil {
+		return err
+	}
+	for _, path := range append(old, filepath.Join(out, "metrics.csv")) {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("replace the run in %s: %w", out, err)
+		}
+	}
+	slog.Warn("replacing the earlier run", "out", out)
+	return nil
+}
 
 func openMetrics(path string) (*metricsFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
