@@ -39,7 +39,7 @@ var stepFile = regexp.MustCompile(`^step-([0-9]+)\.msgpack$`)
 
 // tempFile matches the temporary files that checkpoints.Save writes before it renames them;
 // a process killed while saving leaves one behind.
-var tempFile = regexp.MustCompile(`^\.(latest|step-[0-9]+)\.msgpack\.tmp-[0-9]+$`)
+var tempFile = regexp.MustCompile(`^\.(latest|best|step-[0-9]+)\.msgpack\.tmp-[0-9]+$`)
 
 // keeper writes the checkpoints of a run folder: latest.msgpack on every save, and a copy
 // named for its shopper-step, of which it keeps the newest keep. It also decides when a

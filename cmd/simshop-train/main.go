@@ -55,6 +55,7 @@ func newApp() *cli.App {
 			evalCommand(),
 			compareCommand(),
 			inspectCommand(),
+			exportCommand(),
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -48,6 +48,7 @@ func trainCommand() *cli.Command {
 	flags = append(flags, shopFlags(populationUsage)...)
 	flags = append(flags, catalogFlags()...)
 	flags = append(flags, keepFlags()...)
+	flags = append(flags, bestFlags()...)
 	return &cli.Command{
 		Name:   "train",
 		Usage:  "train a DQN slate recommender and write its checkpoint",
@@ -109,6 +110,11 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	ckptPath := keeper.latestPath()
+	best, err := newBestKeeper(c, out, r.agent.EnvSteps, c.IsSet("resume"))
+	if err != nil {
+		return err
+	}
+	defer best.close()
 	metrics, err := openMetrics(filepath.Join(out, "metrics.csv"))
 	if err != nil {
 		return err
@@ -138,15 +144,23 @@ func runTrain(c *cli.Context) error {
 		metrics.write(p)
 	}
 	for r.agent.EnvSteps < total {
-		next := min(total, (r.agent.EnvSteps/c.Int64("save-every")+1)*c.Int64("save-every"))
+		saveAt := min(total, (r.agent.EnvSteps/c.Int64("save-every")+1)*c.Int64("save-every"))
 		untilSave, cancel := keeper.untilNextSave(ctx)
-		err := r.agent.Train(untilSave, env, rl.TrainOptions{Steps: next, Every: c.Int64("log-every"), Progress: progress})
+		err := r.agent.Train(untilSave, env, rl.TrainOptions{Steps: best.stopAt(saveAt), Every: c.Int64("log-every"), Progress: progress})
+		saveDue := r.agent.EnvSteps >= saveAt || untilSave.Err() != nil // a --save-every step, --save-seconds or a signal
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
-		if serr := save(nil); serr != nil {
-			return serr
+		if ctx.Err() == nil && best.due(r.agent.EnvSteps, total) {
+			if err := best.evaluate(ctx, r, modelName(ckptPath)); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+		}
+		if saveDue || ctx.Err() != nil {
+			if serr := save(nil); serr != nil {
+				return serr
+			}
 		}
 		if ctx.Err() != nil {
 			return interrupted(fmt.Sprintf("training stopped by a signal at shopper-step %d, and the checkpoint is saved. Continue with\n  %s train --resume %s --out %s --steps %d",
@@ -167,6 +181,9 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	if err := save(resultMetrics(res)); err != nil {
+		return err
+	}
+	if err := best.record(r, res); err != nil {
 		return err
 	}
 	printTable(os.Stdout, []rl.Result{res})
@@ -271,7 +288,7 @@ func claimRunFolder(out string, force bool) error {
 	if err != nil {
 		return err
 	}
-	for _, path := range append(old, filepath.Join(out, "metrics.csv")) {
+	for _, path := range append(old, filepath.Join(out, "metrics.csv"), filepath.Join(out, "evals.csv")) {
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("replace the run in %s: %w", out, err)
 		}
