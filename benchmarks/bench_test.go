@@ -24,40 +24,71 @@ func catalog(b *testing.B, n int) *simenv.Catalog {
 	return c
 }
 
-// BenchmarkEnvStep reports simulated shopper-steps per second for N sessions stepped together.
+// BenchmarkEnvStep reports simulated shopper-steps per second for N sessions stepped
+// together on one goroutine, and shopper-steps per second of process CPU time.
 func BenchmarkEnvStep(b *testing.B) {
 	for _, items := range []int{200, 1338} {
 		for _, n := range []int{1, 64, 256} {
 			b.Run(fmt.Sprintf("items=%d/sessions=%d", items, n), func(b *testing.B) {
-				cat := catalog(b, items)
-				env, err := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.ExposureBuyer}, n, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				rng := rand.New(rand.NewPCG(1, 2))
-				// Precomputed random slates, so that the benchmark times the simulator alone.
-				const variants = 64
-				slates := make([][]int32, variants)
-				for v := range slates {
-					slates[v] = make([]int32, 3*n)
-					for i := 0; i < n; i++ {
-						perm := rng.Perm(items)
-						for a := 0; a < 3; a++ {
-							slates[v][3*i+a] = int32(perm[a])
-						}
-					}
-				}
-				out := simenv.NewStepResult(n)
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if err := env.Step(slates[i%variants], out); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "shopper-steps/s")
+				benchmarkEnvStep(b, items, n, 1)
 			})
 		}
+	}
+}
+
+// BenchmarkEnvStepParallel reports the same figures with the sessions spread over several
+// worker goroutines (VecEnv.Workers). Wall-clock throughput grows with the cores free for
+// the workers; the per-CPU-second figure shows what the parallel path costs per core.
+func BenchmarkEnvStepParallel(b *testing.B) {
+	for _, n := range []int{256, 1024} {
+		for _, workers := range []int{2, 4} {
+			b.Run(fmt.Sprintf("items=200/sessions=%d/workers=%d", n, workers), func(b *testing.B) {
+				benchmarkEnvStep(b, 200, n, workers)
+			})
+		}
+	}
+}
+
+// benchmarkEnvStep steps n exposure_buyer sessions on a generated catalog of the given
+// size with random slates of 3, on the given number of worker goroutines.
+func benchmarkEnvStep(b *testing.B, items, n, workers int) {
+	cat := catalog(b, items)
+	env, err := simenv.NewVecEnv(cat, simenv.Config{Persona: simenv.ExposureBuyer}, n, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	env.Workers = workers
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Precomputed random slates, so that the benchmark times the simulator alone.
+	const variants = 64
+	slates := make([][]int32, variants)
+	for v := range slates {
+		slates[v] = make([]int32, 3*n)
+		for i := 0; i < n; i++ {
+			perm := rng.Perm(items)
+			for a := 0; a < 3; a++ {
+				slates[v][3*i+a] = int32(perm[a])
+			}
+		}
+	}
+	out := simenv.NewStepResult(n)
+	// The first step starts the worker goroutines.
+	if err := env.Step(slates[0], out); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpuStart := processCPUSeconds()
+	for i := 0; i < b.N; i++ {
+		if err := env.Step(slates[i%variants], out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu := processCPUSeconds() - cpuStart
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "shopper-steps/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N*n)/cpu, "shopper-steps/cpu-s")
 	}
 }
 

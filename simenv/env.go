@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // Defaults of Config.
@@ -25,6 +26,15 @@ type Config struct {
 	// ReturnProb is the probability, in [0, 1], that the shopper of a session that ends
 	// comes back for the next session of its slot, with its memory; 0 means never.
 	ReturnProb float64
+
+	// ChoiceModel is the name of the model by which a shopper chooses from a slate, one of
+	// ChoiceModelNames. Empty means ChoiceMNL. An empty value is left out of checkpoints,
+	// so that their files stay as they were before the field existed.
+	ChoiceModel string `msgpack:",omitempty"`
+
+	// Drift schedules changes of the shop at shopper-steps of the VecEnv's clock, in the
+	// form ParseDrift reads; empty means none.
+	Drift string `msgpack:",omitempty"`
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
@@ -58,7 +68,14 @@ func (c Config) Validate(cat *Catalog) error {
 	if c.MaxSteps < 1 {
 		return fmt.Errorf("simenv: maximum session length %d is invalid; use at least 1 step", c.MaxSteps)
 	}
-	return CheckSlateSize(cat, c.SlateSize)
+	if err := CheckChoiceModel(c.ChoiceModel); err != nil {
+		return err
+	}
+	if err := CheckSlateSize(cat, c.SlateSize); err != nil {
+		return err
+	}
+	_, _, err := resolveDrift(c.Drift, cat)
+	return err
 }
 
 // session is the hidden and observable state of one shopper's visit. The per-category
@@ -112,17 +129,64 @@ type VecEnv struct {
 	ItemClicks    []int32
 	ItemPurchases []int32
 
+	// Available reports, per item, whether the shop can show it. Every item is available
+	// unless Config.Drift adds or removes items. Step skips an unavailable item of a slate:
+	// the shopper neither sees nor clicks it, and its exposure does not count the showing.
+	Available []bool
+	// Prices holds the current price of each item, in the catalog's currency: the catalog's
+	// price, changed by the price changes of Config.Drift. Purchases, revenue rewards and
+	// budgets use it.
+	Prices []float64
+
+	// Workers is the number of goroutines that Step spreads the sessions over; 0 and 1 mean
+	// that Step runs on the caller's goroutine alone. The results are the same for any
+	// value, because each session draws from its own stream and each goroutine has its own
+	// scratch space. Step starts Workers−1 goroutines on first use and keeps them for later
+	// calls, and Close stops them. An idle worker polls for the next call for 50 µs before
+	// it parks, which costs CPU time when the caller does much else between its calls.
+	//
+	// NOTE: Step itself allocates nothing, but when a parked worker waits, the Go runtime
+	// may allocate the record of the wait if its cache of such records is empty. That is
+	// rare: 2000 steps of 64 sessions on 4 workers made one such allocation, and
+	// TestParallelStepAllocatesNothing allows at most one per 100 steps.
+	Workers int
+
 	population Population
 	stats      itemStats
 	sessions   []session
+	choice     choiceModel
+	theta      []float64 // examination probability per slate position, for ChoicePosition
 
 	// Hidden per-category memory of each session's shopper, row-major [session][category].
 	fatigue     []float64
 	tasteSum    []float64
 	tasteClicks []float64
 
-	utility []float64 // scratch, one per slate position
-	prob    []float64
+	// Drift: the clock in shopper-steps, the events in the order they take effect, and the
+	// next one due. favoriteColor and favoriteCategory hold, per persona of PersonaNames,
+	// the favourite that drift has set, or -1; favoritesDrifted reports whether any is set.
+	clock            int64
+	drift            []driftEvent
+	nextDrift        int
+	favoriteColor    []int
+	favoriteCategory []int
+	favoritesDrifted bool
+
+	scratch []stepScratch // one per goroutine of Step
+	pool    *stepPool     // worker goroutines, when Workers is above 1
+}
+
+// stepScratch is the working memory that one goroutine of Step writes.
+type stepScratch struct {
+	utility []float64 // per slate position
+	prob    []float64 // click probability per slate position
+	exp     expMemo
+}
+
+func newStepScratch(slateSize int) stepScratch {
+	sc := stepScratch{utility: make([]float64, slateSize), prob: make([]float64, slateSize)}
+	sc.exp.reset()
+	return sc
 }
 
 // StepResult receives what Step observed, one entry per session. Allocate it once with
@@ -138,6 +202,21 @@ type StepResult struct {
 	EpisodeSteps     []int32
 	EpisodeClicks    []int32
 	EpisodePurchases []int32
+}
+
+// checkLen returns an error unless every slice of r has n entries.
+func (r *StepResult) checkLen(n int) error {
+	if r == nil {
+		return fmt.Errorf("simenv: the step result is nil; allocate one with NewStepResult(%d)", n)
+	}
+	lengths := []int{len(r.Reward), len(r.Click), len(r.Bought), len(r.Done),
+		len(r.EpisodeReturn), len(r.EpisodeSteps), len(r.EpisodeClicks), len(r.EpisodePurchases)}
+	for _, l := range lengths {
+		if l != n {
+			return fmt.Errorf("simenv: the step result has a slice of %d entries for %d sessions; allocate it with NewStepResult(%d)", l, n, n)
+		}
+	}
+	return nil
 }
 
 // NewStepResult allocates a StepResult for n sessions.
@@ -162,28 +241,53 @@ func NewVecEnv(cat *Catalog, cfg Config, n int, seed uint64) (*VecEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	choice, err := parseChoiceModel(cfg.ChoiceModel)
+	if err != nil {
+		return nil, err
+	}
+	drift, unavailable, err := resolveDrift(cfg.Drift, cat)
+	if err != nil {
+		return nil, err
+	}
+
 	m, c := cat.Len(), len(cat.Categories)
 	e := &VecEnv{
-		Catalog:       cat,
-		Config:        cfg,
-		AutoReset:     true,
-		Exposure:      make([]int32, n*m),
-		ItemClicks:    make([]int32, n*m),
-		ItemPurchases: make([]int32, n*m),
-		population:    population,
-		stats:         newItemStats(cat),
-		sessions:      make([]session, n),
-		fatigue:       make([]float64, n*c),
-		tasteSum:      make([]float64, n*c),
-		tasteClicks:   make([]float64, n*c),
-		utility:       make([]float64, cfg.SlateSize),
-		prob:          make([]float64, cfg.SlateSize),
+		Catalog:          cat,
+		Config:           cfg,
+		AutoReset:        true,
+		Exposure:         make([]int32, n*m),
+		ItemClicks:       make([]int32, n*m),
+		ItemPurchases:    make([]int32, n*m),
+		Available:        make([]bool, m),
+		population:       population,
+		stats:            newItemStats(cat),
+		sessions:         make([]session, n),
+		choice:           choice,
+		theta:            make([]float64, cfg.SlateSize),
+		fatigue:          make([]float64, n*c),
+		tasteSum:         make([]float64, n*c),
+		tasteClicks:      make([]float64, n*c),
+		drift:            drift,
+		favoriteColor:    slices.Repeat([]int{-1}, len(PersonaNames)),
+		favoriteCategory: slices.Repeat([]int{-1}, len(PersonaNames)),
+		scratch:          []stepScratch{newStepScratch(cfg.SlateSize)},
+	}
+	e.Prices = e.stats.price
+
+	// Items that the schedule adds later start unavailable, and changes due at 0 hold
+	// before the first step.
+	for j := range e.Available {
+		e.Available[j] = !unavailable[j]
+	}
+	for k := range e.theta {
+		e.theta[k] = ExaminationProbability(k)
 	}
 	for i := range e.sessions {
 		if err := e.ResetSession(i, seed, uint64(i)); err != nil {
 			return nil, err
 		}
 	}
+	e.applyDueDrift()
 	return e, nil
 }
 
@@ -214,11 +318,14 @@ func (e *VecEnv) ResetSession(i int, seed1, seed2 uint64) error {
 func (e *VecEnv) newShopper(i int) error {
 	s := &e.sessions[i]
 	persona := e.population.Personas[e.population.Sample(s.rng)]
-	shopper, err := drawShopper(persona, &e.stats, s.rng)
-	if err != nil {
+	*s = session{pcg: s.pcg, rng: s.rng, visit: 1}
+	if err := drawShopperInto(&s.shopper, persona, &e.stats, s.rng); err != nil {
 		return err
 	}
-	*s = session{pcg: s.pcg, rng: s.rng, shopper: shopper, visit: 1, budget: shopper.Budget}
+	s.budget = s.shopper.Budget
+	if e.favoritesDrifted {
+		e.applyFavorites(&s.shopper)
+	}
 	m, c := e.Catalog.Len(), len(e.Catalog.Categories)
 	clear(e.Exposure[i*m : (i+1)*m])
 	clear(e.ItemClicks[i*m : (i+1)*m])
@@ -267,14 +374,21 @@ func (e *VecEnv) SessionDone(i int) bool { return e.sessions[i].done }
 func (e *VecEnv) SessionVisit(i int) int { return int(e.sessions[i].visit) }
 
 // Step shows slates[i*K:(i+1)*K] to session i, for K = Config.SlateSize, and writes each
-// session's reaction into out. It allocates nothing. It returns an error, and changes no
-// session, when a slate names an item outside the catalog or repeats an item.
+// session's reaction into out. Then it advances the clock by NumSessions and applies the
+// drift changes due by then. It allocates nothing, apart from the first call with Workers
+// above 1, which starts the workers (see Workers). It returns an error, and changes no
+// session, when out does not have one entry per session, or a slate names an item outside
+// the catalog or repeats an item. A slate may name unavailable items; see Available.
 func (e *VecEnv) Step(slates []int32, out *StepResult) error {
 	k := e.Config.SlateSize
 	m := int32(e.Catalog.Len())
-	if len(slates) != len(e.sessions)*k {
+	n := len(e.sessions)
+	if len(slates) != n*k {
 		return fmt.Errorf("simenv: got %d slate entries for %d sessions of slate size %d; want %d",
-			len(slates), len(e.sessions), k, len(e.sessions)*k)
+			len(slates), n, k, n*k)
+	}
+	if err := out.checkLen(n); err != nil {
+		return err
 	}
 	for i := range e.sessions {
 		slate := slates[i*k : (i+1)*k]
@@ -289,14 +403,19 @@ func (e *VecEnv) Step(slates []int32, out *StepResult) error {
 			}
 		}
 	}
-	for i := range e.sessions {
-		e.stepSession(i, slates[i*k:(i+1)*k], out)
+
+	if shards := e.shards(); shards > 1 {
+		e.stepParallel(slates, out, shards)
+	} else {
+		e.stepChunk(0, 1, 0, slates, out)
 	}
+	e.clock += int64(n)
+	e.applyDueDrift()
 	return nil
 }
 
-// stepSession plays one slate for session i.
-func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
+// stepSession plays one slate for session i, using the scratch space sc.
+func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScratch) {
 	s := &e.sessions[i]
 	out.Reward[i], out.Click[i], out.Bought[i], out.Done[i] = 0, -1, false, false
 	if s.done {
@@ -304,36 +423,43 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 	}
 	m := e.Catalog.Len()
 	exposure := e.Exposure[i*m : (i+1)*m]
-	mem := e.memoryOf(i)
 	shopper := &s.shopper
-
-	// React: the shopper clicks one item or none by the multinomial logit, then may buy.
-	for a, item := range slate {
-		e.utility[a] = shopper.utility(&e.stats, int(item), exposure[item], &mem)
-		if shopper.NoiseScale != 0 {
-			e.utility[a] += shopper.NoiseScale * gumbelNoise(s.rng)
-		}
+	var mem memory
+	if shopper.hasMemory() {
+		mem = e.memoryOf(i)
 	}
-	ClickProbabilities(e.prob, e.utility, shopper.noClickUtility(s.trust))
-	click := int32(-1)
-	r := s.rng.Float64()
-	for a, p := range e.prob {
-		if r < p {
-			click = int32(a)
-			break
+
+	// React: the shopper clicks one item or none by the choice model, then may buy. The
+	// noise of random_chooser is drawn for every position, available or not, so that the
+	// stream does not depend on availability.
+	for a, item := range slate {
+		u := shopper.utility(&e.stats, int(item), exposure[item], &mem)
+		if shopper.NoiseScale != 0 {
+			u += shopper.NoiseScale * gumbelNoise(s.rng)
 		}
-		r -= p
+		if !e.Available[item] {
+			u = math.Inf(-1)
+		}
+		sc.utility[a] = u
+	}
+	noClick := shopper.noClickUtility(s.trust)
+	var click int32
+	if e.choice == choiceMNL {
+		click = sc.sampleLogit(noClick, s.rng.Float64())
+	} else {
+		choiceProbabilities(e.choice, sc.prob, sc.utility, noClick, e.theta)
+		click = sampleClick(sc.prob, s.rng.Float64())
 	}
 	bought := false
 	price := 0.0
 	if click >= 0 {
 		item := slate[click]
-		price = e.Catalog.Items[item].Price
+		price = e.stats.price[item]
 		var pBuy float64
 		if shopper.Learns {
 			pBuy = sigmoid(shopper.BuyBias + shopper.BuyUtility*e.learnFromClick(i, int(item)))
 		} else {
-			pBuy = shopper.buyProbability(e.utility[click], exposure[item])
+			pBuy = shopper.buyProbability(sc.utility[click], exposure[item])
 		}
 		if shopper.Budget > 0 && price > s.budget {
 			pBuy = 0
@@ -348,7 +474,9 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 		}
 	}
 	for _, item := range slate {
-		exposure[item]++
+		if e.Available[item] {
+			exposure[item]++
+		}
 	}
 	if shopper.FatigueDecay != 0 {
 		// Older slates count geometrically less; this slate's items count fully.
@@ -356,7 +484,9 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 			mem.fatigue[c] *= shopper.FatigueDecay
 		}
 		for _, item := range slate {
-			mem.fatigue[e.stats.category[item]]++
+			if e.Available[item] {
+				mem.fatigue[e.stats.category[item]]++
+			}
 		}
 	}
 
@@ -396,6 +526,39 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 	}
 	// newShopper fails only on an unknown persona, which NewVecEnv has already rejected.
 	_ = e.newShopper(i)
+}
+
+// sampleLogit returns the slate position that the multinomial logit over sc.utility
+// clicks for the uniform draw r, or -1 for no click. It is sampleClick applied to the
+// probabilities of ClickProbabilities, bit for bit, but takes the exponentials from the
+// scratch space's memo and divides only up to the position clicked. The memo lookup is
+// written out in the loop, because the compiler does not inline expMemo.exp.
+func (sc *stepScratch) sampleLogit(noClick, r float64) int32 {
+	m := noClick
+	for _, v := range sc.utility {
+		m = max(m, v)
+	}
+	memo := &sc.exp
+	z := memo.exp(noClick - m)
+	for k, v := range sc.utility {
+		x := v - m
+		bits := math.Float64bits(x)
+		slot := expMemoSlot(bits)
+		w := memo.value[slot]
+		if memo.key[slot] != bits {
+			w = memo.miss(x, bits, slot)
+		}
+		sc.prob[k] = w
+		z += w
+	}
+	for a, w := range sc.prob {
+		p := w / z
+		if r < p {
+			return int32(a)
+		}
+		r -= p
+	}
+	return -1
 }
 
 // learnFromClick draws the satisfaction of session i's learning shopper with the clicked

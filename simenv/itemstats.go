@@ -16,8 +16,16 @@ type itemStats struct {
 	priceZ []float64 // z-score of ln(price)
 	valueZ []float64 // z-score of ln(rating/price)
 	ageZ   []float64 // z-score of ln(1 + release age in days)
-	blue   []bool
 	price  []float64 // in the catalog's currency
+
+	// blue marks the items of the colour that cheap_blue's BlueWeight rewards: blue, unless
+	// drift has changed the favourite colour.
+	blue []bool
+
+	// The standardisations of ln(price) and ln(rating/price) over the catalog as loaded.
+	// A price change keeps them, so that it moves the z-scores of the changed items only.
+	logPriceScale zScale
+	logValueScale zScale
 
 	// Per item, indices into Catalog.Categories, Catalog.Brands and Catalog.Colors.
 	category []int
@@ -49,17 +57,38 @@ func newItemStats(c *Catalog) itemStats {
 		st.blue[i] = it.Color == "blue"
 		st.price[i] = it.Price
 	}
-	standardize(st.priceZ, logPrice)
-	standardize(st.valueZ, logValue)
+	st.logPriceScale = standardize(st.priceZ, logPrice)
+	st.logValueScale = standardize(st.valueZ, logValue)
 	standardize(st.ageZ, logAge)
 	st.medianPrice = medianOf(slices.Clone(st.price))
 	return st
 }
 
-// standardize writes (x - mean) / sd into dst. When the spread is zero, or so small against
-// the mean that it is only the rounding of the mean (equal values whose sum rounds), it
-// writes zeros, because equal values would otherwise all become +1 or all -1.
-func standardize(dst, x []float64) {
+// setPrice changes the price of item i to price, in the catalog's currency, and updates its
+// z-scores of ln(price) and ln(rating/price) on the catalog's original scales.
+func (st *itemStats) setPrice(i int, price, rating float64) {
+	st.price[i] = price
+	st.priceZ[i] = st.logPriceScale.z(math.Log(price))
+	st.valueZ[i] = st.logValueScale.z(math.Log(rating / price))
+}
+
+// zScale is the mean and standard deviation of a standardisation. A zero sd means that
+// every value maps to 0.
+type zScale struct{ mean, sd float64 }
+
+// z returns (v - mean) / sd, or 0 when sd is 0.
+func (s zScale) z(v float64) float64 {
+	if s.sd == 0 {
+		return 0
+	}
+	return (v - s.mean) / s.sd
+}
+
+// standardize writes (x - mean) / sd into dst and returns the scale. The spread may be
+// zero, or so small against the mean that it is only the rounding of the mean (equal values
+// whose sum rounds). Then it writes zeros and returns a zero sd, because equal values would
+// otherwise all become +1 or all -1.
+func standardize(dst, x []float64) zScale {
 	var mean float64
 	for _, v := range x {
 		mean += v
@@ -70,11 +99,12 @@ func standardize(dst, x []float64) {
 		ss += (v - mean) * (v - mean)
 	}
 	sd := math.Sqrt(ss / float64(len(x)))
+	if sd <= 1e-12*math.Abs(mean) || sd == 0 {
+		clear(dst)
+		return zScale{mean: mean}
+	}
 	for i, v := range x {
-		if sd <= 1e-12*math.Abs(mean) || sd == 0 {
-			dst[i] = 0
-			continue
-		}
 		dst[i] = (v - mean) / sd
 	}
+	return zScale{mean: mean, sd: sd}
 }

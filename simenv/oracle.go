@@ -9,9 +9,15 @@ import "math"
 //
 //	Σ_{j∈S} weight[j]·clickReward[j] / (noClick + Σ_{j∈S} weight[j]).
 //
-// Like OracleShopper, it is for reference policies and tests. Two effects are averaged
-// rather than sampled: random_chooser's per-step utility noise is left out, and a learning
-// shopper's purchase uses its mean satisfaction with the item.
+// The formula is that of the multinomial logit, the default ChoiceModel. Under another
+// choice model, pass ln(weight[j]) as the utilities and ln(noClick) as the no-click utility
+// to ChoiceProbabilities, whose result depends only on their differences. The expected
+// reward of a slate is then Σ_k P(k)·clickReward[slate[k]].
+//
+// An unavailable item (see Available) gets the weight 0. Like OracleShopper, it is for
+// reference policies and tests. Two effects are averaged rather than sampled:
+// random_chooser's per-step utility noise is left out, and a learning shopper's purchase
+// uses its mean satisfaction with the item.
 func (e *VecEnv) OracleClickValues(i int, weight, clickReward []float64) (noClick float64) {
 	s := &e.sessions[i]
 	shopper := &s.shopper
@@ -24,11 +30,14 @@ func (e *VecEnv) OracleClickValues(i int, weight, clickReward []float64) (noClic
 		if shopper.Learns {
 			pBuy = sigmoid(shopper.BuyBias + shopper.BuyUtility*shopper.meanSatisfaction(&e.stats, j))
 		}
-		price := e.Catalog.Items[j].Price
+		price := e.stats.price[j]
 		if shopper.Budget > 0 && price > s.budget {
 			pBuy = 0
 		}
 		weight[j] = math.Exp(u)
+		if !e.Available[j] {
+			weight[j] = 0
+		}
 		clickReward[j] = expectedReward(e.Config.Reward, pBuy, price)
 	}
 	return math.Exp(shopper.noClickUtility(s.trust))

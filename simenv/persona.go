@@ -145,7 +145,17 @@ func NewShopper(persona string, cat *Catalog, rng *rand.Rand) (Shopper, error) {
 // drawShopper draws a shopper of the named persona from rng for the catalog described by st.
 // It allocates nothing.
 func drawShopper(persona string, st *itemStats, rng *rand.Rand) (Shopper, error) {
-	s := Shopper{Persona: persona, FavoriteCategory: -1, FavoriteBrand: -1, FavoriteColor: -1}
+	var s Shopper
+	if err := drawShopperInto(&s, persona, st, rng); err != nil {
+		return Shopper{}, err
+	}
+	return s, nil
+}
+
+// drawShopperInto is drawShopper writing into *s, which saves VecEnv a copy of the
+// Shopper per new session.
+func drawShopperInto(s *Shopper, persona string, st *itemStats, rng *rand.Rand) error {
+	*s = Shopper{Persona: persona, FavoriteCategory: -1, FavoriteBrand: -1, FavoriteColor: -1}
 	numCategories := st.numCategories
 	switch persona {
 	case CheapBlue:
@@ -276,9 +286,9 @@ func drawShopper(persona string, st *itemStats, rng *rand.Rand) (Shopper, error)
 		s.BuyUtility = 0.8
 		s.Patience = 3 + rng.IntN(2)
 	default:
-		return Shopper{}, CheckPersona(persona)
+		return CheckPersona(persona)
 	}
-	return s, nil
+	return nil
 }
 
 // budgetMedianPrices is a budget_buyer's median budget in units of the catalog's median
@@ -313,6 +323,12 @@ func (s *Shopper) tasteEstimate(mem *memory, c int) float64 {
 	return mem.tasteSum[c] / (mem.tasteClicks[c] + s.PriorClicks)
 }
 
+// hasMemory reports whether the shopper's utility reads its memory: fatigue, budget or
+// taste estimates.
+func (s *Shopper) hasMemory() bool {
+	return s.FatigueDecay != 0 || s.Budget > 0 || s.Learns
+}
+
 // utility returns the shopper's utility, without noise, for item i of the catalog described
 // by st, given that the shopper was shown the item exposure times before and remembers mem.
 func (s *Shopper) utility(st *itemStats, i int, exposure int32, mem *memory) float64 {
@@ -327,7 +343,7 @@ func (s *Shopper) utility(st *itemStats, i int, exposure int32, mem *memory) flo
 		u += s.CategoryWeight
 	}
 	if s.ExposureWeight != 0 && exposure > 0 {
-		u += s.ExposureWeight * math.Log1p(float64(exposure))
+		u += s.ExposureWeight * log1pCount(exposure)
 	}
 
 	// Terms of the later personas. Each is skipped when its weight is unset, so the
