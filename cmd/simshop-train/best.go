@@ -108,8 +108,12 @@ func (b *bestKeeper) due(step, total int64) bool {
 func (b *bestKeeper) evaluate(ctx context.Context, r *run, name string) error {
 	step := r.agent.EnvSteps
 	b.next = (step/b.every + 1) * b.every
+	shop, err := r.shopNow()
+	if err != nil {
+		return err
+	}
 	r.agent.Greedy = true
-	res, err := rl.Evaluate(namedRecommender{r.agent, name}, r.catalog, r.shop,
+	res, err := rl.Evaluate(namedRecommender{r.agent, name}, r.catalog, shop,
 		rl.EvalOptions{Episodes: b.episodes, Seed: r.seed, Sessions: r.sessions, Context: ctx})
 	r.agent.Greedy = false
 	if err != nil {

@@ -105,8 +105,8 @@ func modelName(path string) string {
 }
 
 // evalShop returns the shop settings for persona, a persona or population, taking reward,
-// length and return probability from the flags when they are set, and otherwise from
-// fallback.
+// length, return probability and choice model from the flags when they are set, and
+// otherwise from fallback.
 func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Config {
 	shop := fallback
 	shop.Persona = persona
@@ -118,6 +118,9 @@ func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Con
 	}
 	if c.IsSet("return-prob") {
 		shop.ReturnProb = c.Float64("return-prob")
+	}
+	if c.IsSet("choice-model") {
+		shop.ChoiceModel = c.String("choice-model")
 	}
 	return shop.WithDefaults()
 }
@@ -146,6 +149,10 @@ func runEval(c *cli.Context) error {
 	}
 	shop := evalShop(c, persona, m.shop)
 	if err := shop.Validate(cat); err != nil {
+		return err
+	}
+	// A model trained under drift is evaluated in the shop of its last training step.
+	if shop.Drift, err = simenv.FreezeDrift(shop.Drift, m.agent.EnvSteps, cat); err != nil {
 		return err
 	}
 	res, err := rl.Evaluate(namedRecommender{m.agent, m.name}, cat, shop, evalOptions(c))

@@ -78,7 +78,14 @@ func shopFlags(personaUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "reward", Usage: "reward scheme: " + strings.Join(simenv.RewardNames, ", "), Value: simenv.RewardClickPurchase},
 		&cli.IntFlag{Name: "max-steps", Usage: "maximum session length, in slates", Value: simenv.DefaultMaxSteps},
 		&cli.Float64Flag{Name: "return-prob", Usage: "probability, from 0 to 1, that a shopper whose session ends comes back for the next session with its memory"},
+		&cli.StringFlag{Name: "choice-model", Usage: "how a shopper chooses from a slate: " + strings.Join(simenv.ChoiceModelNames, ", "), DefaultText: simenv.ChoiceMNL},
 	}
+}
+
+// driftFlag schedules changes of the shop during training.
+func driftFlag() cli.Flag {
+	return &cli.StringFlag{Name: "drift", Usage: "changes of the shop at given shopper-steps, as comma-separated CHANGE@STEP entries such as " +
+		"favorite_color=red@30000,price=Dresses*0.8@50000; changes: " + strings.Join(simenv.DriftNames, ", ") + " (see docs/simulator.md)"}
 }
 
 // populationUsage describes the --persona value: a persona or a weighted mix of personas.

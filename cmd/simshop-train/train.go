@@ -46,6 +46,7 @@ func trainCommand() *cli.Command {
 		&cli.Int64Flag{Name: "epsilon-steps", Usage: "shopper-steps over which exploration decays from 1 to 0.05", Value: def.EpsilonSteps},
 	}
 	flags = append(flags, shopFlags(populationUsage)...)
+	flags = append(flags, driftFlag())
 	flags = append(flags, catalogFlags()...)
 	flags = append(flags, keepFlags()...)
 	flags = append(flags, bestFlags()...)
@@ -125,6 +126,10 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// A resumed run continues the drift schedule where the checkpoint left it.
+	if err := env.SetClock(r.agent.EnvSteps); err != nil {
+		return err
+	}
 	slog.Info("training", "persona", r.shop.Persona, "catalog", r.catalog.Source, "items", r.catalog.Len(),
 		"from_step", r.agent.EnvSteps, "to_step", total, "sessions", r.sessions, "seed", r.seed)
 
@@ -171,7 +176,11 @@ func runTrain(c *cli.Context) error {
 	// Evaluate the greedy policy on episodes seeded apart from training.
 	r.agent.Greedy = true
 	slog.Info("evaluating", "episodes", c.Int("eval-episodes"), "seed", r.seed)
-	res, err := rl.Evaluate(namedRecommender{r.agent, modelName(ckptPath)}, r.catalog, r.shop,
+	shop, err := r.shopNow()
+	if err != nil {
+		return err
+	}
+	res, err := rl.Evaluate(namedRecommender{r.agent, modelName(ckptPath)}, r.catalog, shop,
 		rl.EvalOptions{Episodes: c.Int("eval-episodes"), Seed: r.seed, Sessions: evalSessions, Context: ctx})
 	if errors.Is(err, context.Canceled) {
 		return interrupted(fmt.Sprintf("evaluation stopped by a signal; the trained checkpoint is saved at %s. Evaluate it with\n  %s eval --model %s --seed %d",
@@ -201,12 +210,17 @@ func newRun(c *cli.Context) (*run, error) {
 		return nil, err
 	}
 	shop := simenv.Config{
-		Persona:    c.String("persona"),
-		Reward:     c.String("reward"),
-		MaxSteps:   c.Int("max-steps"),
-		ReturnProb: c.Float64("return-prob"),
+		Persona:     c.String("persona"),
+		Reward:      c.String("reward"),
+		MaxSteps:    c.Int("max-steps"),
+		ReturnProb:  c.Float64("return-prob"),
+		ChoiceModel: c.String("choice-model"),
+		Drift:       c.String("drift"),
 	}.WithDefaults()
 	if err := shop.Validate(cat); err != nil {
+		return nil, err
+	}
+	if err := simenv.CheckDrift(shop.Drift, c.Int64("steps"), c.Int("envs")); err != nil {
 		return nil, err
 	}
 	cfg := rl.DefaultDQNConfig()
@@ -225,10 +239,19 @@ func newRun(c *cli.Context) (*run, error) {
 	return &run{agent: agent, catalog: cat, shop: shop, seed: seed, sessions: c.Int("envs")}, nil
 }
 
+// shopNow returns the shop in which to evaluate r's agent: the run's shop, with its drift
+// schedule frozen at the agent's current shopper-step.
+func (r *run) shopNow() (simenv.Config, error) {
+	shop := r.shop
+	var err error
+	shop.Drift, err = simenv.FreezeDrift(r.shop.Drift, r.agent.EnvSteps, r.catalog)
+	return shop, err
+}
+
 // resumeRun restores a run from --resume; the checkpoint fixes everything but the length of
 // the run and where it is written.
 func resumeRun(c *cli.Context) (*run, error) {
-	for _, f := range append([]string{"persona", "reward", "max-steps", "return-prob", "seed", "envs"}, hyperparameterFlags...) {
+	for _, f := range append([]string{"persona", "reward", "max-steps", "return-prob", "choice-model", "drift", "seed", "envs"}, hyperparameterFlags...) {
 		if c.IsSet(f) {
 			return nil, fmt.Errorf("--%s cannot change a resumed run: the checkpoint fixes it; leave --%s out, or start a new run without --resume", f, f)
 		}
