@@ -23,6 +23,7 @@ package rl
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/simshop/simshop/nn"
@@ -185,7 +186,8 @@ func (d *DQN) Recommend(env *simenv.VecEnv, slates []int32) error {
 		rows := in[i*m*d.width : (i+1)*m*d.width]
 		slate := slates[i*d.k : (i+1)*d.k]
 
-		// Greedy slate and next-state candidates: the top items by Q.
+		// Greedy slate and next-state candidates: the top available items by Q.
+		maskUnavailable(env, scores)
 		n := max(d.k, d.Config.Candidates)
 		if d.Greedy {
 			n = d.k
@@ -306,6 +308,16 @@ func (d *DQN) Update() (bool, error) {
 		d.Target.CopyFrom(d.Online)
 	}
 	return true, nil
+}
+
+// maskUnavailable sets the score of every item the shop cannot show now to -Inf, so that
+// no ranking picks it while enough available items remain.
+func maskUnavailable(env *simenv.VecEnv, scores []float32) {
+	for j, ok := range env.Available {
+		if !ok {
+			scores[j] = float32(math.Inf(-1))
+		}
+	}
 }
 
 // topK writes into dst the indices of the len(dst) largest scores in descending order, ties

@@ -76,6 +76,7 @@ func (l *LinUCB) Recommend(env *simenv.VecEnv, slates []int32) error {
 		for item := range l.scores {
 			l.scores[item] = float32(l.bound(l.rows[item*l.d : (item+1)*l.d]))
 		}
+		maskUnavailable(env, l.scores)
 		topK(l.scores, l.top)
 		copy(slates[i*l.k:(i+1)*l.k], l.top)
 		for a, item := range l.top {

@@ -43,6 +43,13 @@ func (o *Oracle) StartSession(i int, seed uint64) {}
 func (o *Oracle) Recommend(env *simenv.VecEnv, slates []int32) error {
 	for i := 0; i < env.NumSessions(); i++ {
 		noClick := env.OracleClickValues(i, o.weight, o.reward)
+		for j, ok := range env.Available {
+			if !ok {
+				// An unavailable item can never be clicked; ranking it last keeps it out of
+				// the candidates while enough other items remain.
+				o.weight[j], o.reward[j] = 0, -1
+			}
+		}
 		o.pickCandidates()
 		bestValue := -1.0
 		o.search(0, 0, 0, 0, noClick, &bestValue)

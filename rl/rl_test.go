@@ -511,3 +511,36 @@ func TestDQNConfigRejectsHugeSizes(t *testing.T) {
 		}
 	}
 }
+
+func TestRecommendersSkipUnavailableItems(t *testing.T) {
+	cat := generated(t, 40)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	env, _ := simenv.NewVecEnv(cat, shop, 4, 1)
+	d, err := NewDQN(smallConfig(), cat, shop, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Greedy = true
+	recs := []Recommender{d, NewLinUCB(cat, 3, 30), NewOracle(cat, 3)}
+	slates := make([]int32, 12)
+	for _, rec := range recs {
+		// Make the recommender's first choices unavailable, then ask again.
+		if err := rec.Recommend(env, slates); err != nil {
+			t.Fatal(err)
+		}
+		for j := range env.Available {
+			env.Available[j] = true
+		}
+		for _, item := range slates {
+			env.Available[item] = false
+		}
+		if err := rec.Recommend(env, slates); err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range slates {
+			if !env.Available[item] {
+				t.Errorf("%s showed unavailable item %d", rec.Name(), item)
+			}
+		}
+	}
+}
