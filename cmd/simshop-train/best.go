@@ -58,11 +58,8 @@ func newBestKeeper(c *cli.Context, out string, start int64, resumed bool) (*best
 		bestPath: filepath.Join(out, "checkpoints", "best.msgpack"),
 		best:     math.Inf(-1),
 	}
-	if b.every < 0 {
-		return nil, fmt.Errorf("--eval-every %d is invalid; use 0 to disable evaluations during training, or the shopper-steps between them (at least 1)", b.every)
-	}
-	if b.episodes < 1 {
-		return nil, fmt.Errorf("--eval-every-episodes %d is invalid; use a whole number of at least 1", b.episodes)
+	if err := checkBestFlags(c); err != nil {
+		return nil, err
 	}
 	if b.every == 0 {
 		return b, nil
@@ -180,4 +177,15 @@ func (b *bestKeeper) close() {
 	if b.evalCSV != nil {
 		b.evalCSV.Close()
 	}
+}
+
+// checkBestFlags validates --eval-every and --eval-every-episodes.
+func checkBestFlags(c *cli.Context) error {
+	if every := c.Int64("eval-every"); every < 0 {
+		return fmt.Errorf("--eval-every %d is invalid; use 0 to disable evaluations during training, or the shopper-steps between them (at least 1)", every)
+	}
+	if episodes := c.Int("eval-every-episodes"); episodes < 1 {
+		return fmt.Errorf("--eval-every-episodes %d is invalid; use a whole number of at least 1", episodes)
+	}
+	return nil
 }

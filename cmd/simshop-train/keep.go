@@ -56,15 +56,11 @@ type keeper struct {
 // because the run would overwrite them, and it removes temporary files that an interrupted
 // save left behind.
 func newKeeper(c *cli.Context, out string, start int64) (*keeper, error) {
+	if err := checkKeepFlags(c); err != nil {
+		return nil, err
+	}
 	k := &keeper{dir: filepath.Join(out, "checkpoints"), keep: c.Int("keep"), lastSave: time.Now()}
-	if k.keep < 0 {
-		return nil, fmt.Errorf("--keep %d is invalid; use 0 to keep only latest.msgpack, or the number of step checkpoints to keep", k.keep)
-	}
-	seconds := c.Float64("save-seconds")
-	if seconds != 0 && !(seconds >= minSaveSeconds && seconds <= maxSaveSeconds) { // also rejects NaN
-		return nil, fmt.Errorf("--save-seconds %g is invalid; use 0 to disable it, or seconds from %g to %g", seconds, minSaveSeconds, float64(maxSaveSeconds))
-	}
-	k.interval = time.Duration(seconds * float64(time.Second))
+	k.interval = time.Duration(c.Float64("save-seconds") * float64(time.Second))
 
 	steps, err := k.stepCheckpoints()
 	if err != nil {
@@ -175,4 +171,16 @@ func (k *keeper) untilNextSave(ctx context.Context) (context.Context, context.Ca
 		return context.WithCancel(ctx)
 	}
 	return context.WithDeadline(ctx, k.lastSave.Add(k.interval))
+}
+
+// checkKeepFlags validates --keep and --save-seconds.
+func checkKeepFlags(c *cli.Context) error {
+	if keep := c.Int("keep"); keep < 0 {
+		return fmt.Errorf("--keep %d is invalid; use 0 to keep only latest.msgpack, or the number of step checkpoints to keep", keep)
+	}
+	seconds := c.Float64("save-seconds")
+	if seconds != 0 && !(seconds >= minSaveSeconds && seconds <= maxSaveSeconds) { // also rejects NaN
+		return fmt.Errorf("--save-seconds %g is invalid; use 0 to disable it, or seconds from %g to %g", seconds, minSaveSeconds, float64(maxSaveSeconds))
+	}
+	return nil
 }

@@ -784,3 +784,18 @@ func TestTrainProtectsRunFolder(t *testing.T) {
 		t.Errorf("metrics.csv holds %d headers after --force; want 1, for the new run alone", n)
 	}
 }
+
+func TestForceKeepsRunOnBadFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	trainTiny(t, out)
+	for _, bad := range [][]string{{"--keep", "-1"}, {"--save-seconds", "0.05"}, {"--eval-every", "-1"}, {"--eval-every-episodes", "0"}} {
+		args := append([]string{"train", "--out", out, "--persona", "cheap_blue", "--items", "20", "--force"}, tinyTraining...)
+		r := execute(t, append(args, bad...)...)
+		if r.code == 0 {
+			t.Errorf("%v: exit code 0; want an error", bad)
+		}
+		if _, err := os.Stat(checkpointPath(out)); err != nil {
+			t.Errorf("%v: the earlier run's checkpoint is gone after a rejected --force run: %v", bad, err)
+		}
+	}
+}

@@ -101,6 +101,13 @@ func runTrain(c *cli.Context) error {
 	}
 
 	out := c.String("out")
+	// Every flag is checked before --force may delete the earlier run.
+	if err := checkKeepFlags(c); err != nil {
+		return err
+	}
+	if err := checkBestFlags(c); err != nil {
+		return err
+	}
 	if !c.IsSet("resume") {
 		if err := claimRunFolder(out, c.Bool("force")); err != nil {
 			return err
