@@ -16,6 +16,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/simenv"
 )
 
 func inspectCommand() *cli.Command {
@@ -61,10 +62,13 @@ type inspectedMetadata struct {
 }
 
 type inspectedShop struct {
-	Persona   string `json:"persona"`
-	Reward    string `json:"reward"`
-	SlateSize int    `json:"slate_size"`
-	MaxSteps  int    `json:"max_steps"`
+	Persona     string  `json:"persona"`
+	Reward      string  `json:"reward"`
+	SlateSize   int     `json:"slate_size"`
+	MaxSteps    int     `json:"max_steps"`
+	ReturnProb  float64 `json:"return_prob"`
+	ChoiceModel string  `json:"choice_model"`
+	Drift       string  `json:"drift"`
 }
 
 type inspectedCatalog struct {
@@ -180,6 +184,7 @@ func inspect(path string, size int64, f *checkpoints.File) (*inspection, error) 
 			Agent: m.Agent,
 			Shop: inspectedShop{
 				Persona: m.Shop.Persona, Reward: m.Shop.Reward, SlateSize: m.Shop.SlateSize, MaxSteps: m.Shop.MaxSteps,
+				ReturnProb: m.Shop.ReturnProb, ChoiceModel: choiceModelName(m.Shop.ChoiceModel), Drift: m.Shop.Drift,
 			},
 			Catalog:  inspectedCatalog{Source: m.Catalog.Source, Fingerprint: m.Catalog.Fingerprint, Items: len(m.Catalog.Items)},
 			Seed:     m.Seed,
@@ -304,6 +309,8 @@ func printInspection(w io.Writer, r *inspection) {
 	}
 	fmt.Fprintf(tw, "  shop\tpersona %s, reward %s, slate size %d, at most %d slates per session\n",
 		m.Shop.Persona, m.Shop.Reward, m.Shop.SlateSize, m.Shop.MaxSteps)
+	fmt.Fprintf(tw, "  \tchoice model %s, return probability %g, drift %s\n",
+		m.Shop.ChoiceModel, m.Shop.ReturnProb, orNone(m.Shop.Drift))
 	fmt.Fprintf(tw, "  catalog\t%q, %d items, fingerprint %s\n", m.Catalog.Source, m.Catalog.Items, m.Catalog.Fingerprint)
 	fmt.Fprintf(tw, "  seed\t%d\n", m.Seed)
 	fmt.Fprintf(tw, "  sessions\t%d\n", m.Sessions)
@@ -375,4 +382,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// choiceModelName returns the choice model of a checkpoint, which leaves the default out.
+func choiceModelName(name string) string {
+	if name == "" {
+		return simenv.ChoiceMNL
+	}
+	return name
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
