@@ -94,14 +94,20 @@ func loadModel(path string, cat *simenv.Catalog) (*model, *simenv.Catalog, error
 	return &model{name: modelName(path), agent: agent, shop: f.Metadata.Shop}, cat, nil
 }
 
-// modelName names a model in reports: "dqn:RUN" for RUN/checkpoints/NAME.msgpack, otherwise
+// modelName names a model in reports: "dqn:RUN" for RUN/checkpoints/latest.msgpack,
+// "dqn:RUN/NAME" for another RUN/checkpoints/NAME.msgpack such as best.msgpack, otherwise
 // "dqn:" and the file name without its extension.
 func modelName(path string) string {
 	dir := filepath.Dir(path)
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	if filepath.Base(dir) == "checkpoints" {
-		return "dqn:" + filepath.Base(filepath.Dir(dir))
+		run := filepath.Base(filepath.Dir(dir))
+		if name == "latest" {
+			return "dqn:" + run
+		}
+		return "dqn:" + run + "/" + name
 	}
-	return "dqn:" + strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return "dqn:" + name
 }
 
 // evalShop returns the shop settings for persona, a persona or population, taking reward,

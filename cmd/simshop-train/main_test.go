@@ -799,3 +799,17 @@ func TestForceKeepsRunOnBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestModelNames(t *testing.T) {
+	cases := map[string]string{
+		"runs/cb/checkpoints/latest.msgpack":         "dqn:cb",
+		"runs/cb/checkpoints/best.msgpack":           "dqn:cb/best",
+		"runs/cb/checkpoints/step-000002000.msgpack": "dqn:cb/step-000002000",
+		"models/cheap.msgpack":                       "dqn:cheap",
+	}
+	for path, want := range cases {
+		if got := modelName(path); got != want {
+			t.Errorf("modelName(%q) = %q; want %q", path, got, want)
+		}
+	}
+}
