@@ -1,6 +1,6 @@
 // Package nn builds the multilayer perceptrons that SimShop's agents use as gorgonia
 // computation graphs. Parameters live in plain Go slices owned by Params, so that an
-// optimizer written in Go can update them in place and a checkpoint can store them; every
+// optimizer written in Go can update them in place and a checkpoint can store them. Every
 // graph built from the same Params reads the same slices.
 package nn
 

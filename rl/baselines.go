@@ -102,7 +102,7 @@ func (p *Popularity) Recommend(env *simenv.VecEnv, slates []int32) error {
 // Filtered ranks items by popularity after filtering them by what the session's clicks
 // revealed. It fills the slate in tiers: items that share both the category and the colour
 // of a clicked item, then items that share the category, then any item. These tiers skip
-// items the session has ignored at least twice (shown twice or more, never clicked); a
+// items the session has ignored at least twice (shown twice or more, never clicked). A
 // last tier admits them, so that a slate can always be filled.
 type Filtered struct {
 	catalog *simenv.Catalog

@@ -12,7 +12,7 @@ import (
 	"github.com/simshop/simshop/simenv"
 )
 
-// RunInfo is what a checkpoint records about the run besides the agent itself.
+// RunInfo contains the run settings and metrics that a checkpoint records besides the agent.
 type RunInfo struct {
 	Shop     simenv.Config
 	Seed     uint64
@@ -73,7 +73,7 @@ func (d *DQN) Checkpoint(run RunInfo) (*checkpoints.File, error) {
 func LoadDQN(f *checkpoints.File, cat *simenv.Catalog) (*DQN, *simenv.Catalog, error) {
 	meta := f.Metadata
 	if meta.Agent != "dqn" {
-		return nil, nil, fmt.Errorf("the file holds a %q agent, not a DQN", meta.Agent)
+		return nil, nil, fmt.Errorf("the file contains a %q agent, not a DQN", meta.Agent)
 	}
 	embedded, err := simenv.NewCatalog(meta.Catalog.Items, meta.Catalog.Source)
 	if err != nil {

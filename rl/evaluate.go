@@ -42,9 +42,9 @@ func EpisodeSeed(seed uint64, e int) (uint64, uint64) {
 }
 
 // Evaluate plays opt.Episodes complete sessions of rec on the shop cfg over catalog cat and
-// returns the figures. Each episode has its own seed, and rec is told it through
-// StartSession, so the result depends on the seed but not on opt.Sessions as long as rec
-// chooses each session's slate from that session alone.
+// returns the figures. Each episode has its own seed, which StartSession passes to rec.
+// The result thus depends on the seed but not on opt.Sessions, as long as rec chooses each
+// session's slate from that session alone.
 func Evaluate(rec Recommender, cat *simenv.Catalog, cfg simenv.Config, opt EvalOptions) (Result, error) {
 	if opt.Episodes < 1 {
 		return Result{}, fmt.Errorf("rl: %d evaluation episodes is invalid; use at least 1", opt.Episodes)

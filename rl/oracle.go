@@ -6,14 +6,14 @@ import (
 	"github.com/simshop/simshop/simenv"
 )
 
-// oracleCandidates is how many items the oracle considers per slate position, chosen by
-// their expected reward alone and by their weighted reward; it then tries every slate of
-// those. 20 candidates give C(20, 3) = 1,140 slates of 3, a few milliseconds per session.
+// oracleCandidates is the number of items the oracle considers, chosen by their expected
+// reward alone and by their weighted reward. The oracle then tries every slate of those:
+// 20 candidates give C(20, 3) = 1,140 slates of 3, a few milliseconds per session.
 const oracleCandidates = 20
 
 // Oracle is a myopic reference, not a recommender: it reads each shopper's true utilities
 // through simenv's oracle API and shows the slate of highest expected immediate reward.
-// It is a ceiling for policies that plan one step ahead; a policy that plans further can
+// It is a ceiling for policies that plan one step ahead. A policy that plans further can
 // beat it where showing an item now pays later, as with exposure_buyer.
 type Oracle struct {
 	k         int

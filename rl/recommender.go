@@ -10,12 +10,12 @@ import (
 )
 
 // Recommender chooses the slates of a VecEnv's sessions from what the shop can observe:
-// the catalog and each session's exported history. It never sees the shoppers.
+// the catalog and each session's exported history. It has no access to the shoppers.
 type Recommender interface {
 	// Name identifies the recommender in reports, e.g. "popularity" or "dqn".
 	Name() string
-	// StartSession tells the recommender that session i begins a new episode whose
-	// randomness is seeded by seed.
+	// StartSession marks the start of a new episode in session i, whose randomness is
+	// seeded by seed.
 	StartSession(i int, seed uint64)
 	// Recommend writes Config.SlateSize distinct item indices per session into slates.
 	Recommend(env *simenv.VecEnv, slates []int32) error
