@@ -112,9 +112,34 @@ type Training struct {
 	// RNG holds the marshalled state of each random stream by name (math/rand/v2 PCG).
 	RNG map[string][]byte `msgpack:"rng"`
 
-	// ReplayStored reports whether the replay buffer is in the file. Format version 1 never
-	// stores it: a resumed run refills the buffer before its next update.
+	// ReplayStored reports whether Replay holds the replay buffer. Without it, a resumed run
+	// refills the buffer before its next update.
 	ReplayStored bool `msgpack:"replay_stored"`
+
+	// The fields below are present in files saved for exact resume; older files lack them.
+
+	// LastLoss is the loss of the latest update, which the metrics report.
+	LastLoss float64 `msgpack:"last_loss,omitempty"`
+	// Env is the simulator's state: the drift clock, every session's stream and shopper, and
+	// the per-item and per-category counters.
+	Env *simenv.State `msgpack:"env,omitempty"`
+	// Pending holds, per session, the transition waiting for its next state: a tensor of shape
+	// [sessions, record width]. Waiting marks the sessions whose row is in use.
+	Pending *Tensor `msgpack:"pending,omitempty"`
+	Waiting []bool  `msgpack:"waiting,omitempty"`
+	// Replay is the replay buffer, present when ReplayStored is true.
+	Replay *Replay `msgpack:"replay,omitempty"`
+}
+
+// Replay is a stored replay buffer: Size transitions of Width float32 values in a ring of
+// Capacity, with the next write at Cursor.
+type Replay struct {
+	Capacity int    `msgpack:"capacity"`
+	Width    int    `msgpack:"width"`
+	Size     int    `msgpack:"size"`
+	Cursor   int    `msgpack:"cursor"`
+	Data     Tensor `msgpack:"data"`     // shape [Capacity, Width]
+	Terminal []byte `msgpack:"terminal"` // Capacity bytes, 1 where a transition ended its episode
 }
 
 // NewTensor encodes data as a float32 tensor.

@@ -75,3 +75,24 @@ func (b *Buffer) Sample(rng *rand.Rand, dst []int) {
 		dst[k] = rng.IntN(b.size)
 	}
 }
+
+// Contents returns the buffer's backing arrays and position, for saving: data holds Cap
+// records of Width values, terminal Cap flags. The slices alias the buffer.
+func (b *Buffer) Contents() (data []float32, terminal []bool, size, cursor int) {
+	return b.data, b.terminal, b.size, b.cursor
+}
+
+// Restore overwrites the buffer with saved contents of the same capacity and width.
+func (b *Buffer) Restore(data []float32, terminal []bool, size, cursor int) error {
+	switch {
+	case len(data) != len(b.data) || len(terminal) != len(b.terminal):
+		return fmt.Errorf("replay: saved buffer holds %d values and %d flags, this one %d and %d",
+			len(data), len(terminal), len(b.data), len(b.terminal))
+	case size < 0 || size > b.capacity || cursor < 0 || cursor >= b.capacity:
+		return fmt.Errorf("replay: saved size %d or cursor %d is outside a capacity of %d", size, cursor, b.capacity)
+	}
+	copy(b.data, data)
+	copy(b.terminal, terminal)
+	b.size, b.cursor = size, cursor
+	return nil
+}

@@ -57,18 +57,19 @@ type DQN struct {
 	k       int // slate size
 	width   int // features per row
 
-	act     *nn.Forward[float32] // scores sessions × items rows
-	trainer *nn.Trainer[float32] // BatchSize × K rows
-	nextQ   *nn.Forward[float32] // online network on BatchSize × Candidates rows
-	nextQT  *nn.Forward[float32] // target network on the same rows
+	act     *nn.Forward[float32]         // scores sessions × items rows
+	actors  map[int]*nn.Forward[float32] // acting graphs by session count
+	trainer *nn.Trainer[float32]         // BatchSize × K rows
+	nextQ   *nn.Forward[float32]         // online network on BatchSize × Candidates rows
+	nextQT  *nn.Forward[float32]         // target network on the same rows
 
 	buffer   *replay.Buffer
 	trainEnv *simenv.VecEnv // the env of the last Train call
+	resume   *resumeState   // simulator state loaded from a checkpoint, for RestoreEnv
 	pending  [][]float32    // per session, the transition waiting for its next state
 	waiting  []bool         // per session, whether pending holds a transition
 	top      []int32        // scratch: ranked items of one session
 	batch    []int
-	chosen   []int32 // per session, the items of the last slate
 }
 
 // NewDQN returns an untrained agent for catalog cat and slate size k, its weights and
@@ -136,30 +137,41 @@ func (d *DQN) recordWidth() int {
 	return d.k*d.width + d.k + d.Config.Candidates*d.width
 }
 
-// ensureSessions sizes the acting graph and per-session buffers for n sessions.
-func (d *DQN) ensureSessions(n int) error {
-	rows := n * d.catalog.Len()
-	if d.act != nil && d.act.Rows() == rows {
-		return nil
+// ensureActor sizes the acting graph for n sessions. It keeps one graph per session count,
+// so that evaluating with another count does not rebuild the training graph.
+func (d *DQN) ensureActor(n int) error {
+	if d.actors == nil {
+		d.actors = map[int]*nn.Forward[float32]{}
 	}
-	var err error
-	if d.act, err = nn.NewForward(d.Online, rows); err != nil {
-		return err
+	if d.actors[n] == nil {
+		act, err := nn.NewForward(d.Online, n*d.catalog.Len())
+		if err != nil {
+			return err
+		}
+		d.actors[n] = act
+	}
+	d.act = d.actors[n]
+	d.top = make([]int32, max(d.k, d.Config.Candidates))
+	return nil
+}
+
+// ensurePending sizes the per-session transitions of training for n sessions, keeping
+// them when the size is unchanged.
+func (d *DQN) ensurePending(n int) {
+	if len(d.pending) == n {
+		return
 	}
 	d.pending = make([][]float32, n)
 	for i := range d.pending {
 		d.pending[i] = make([]float32, d.recordWidth())
 	}
 	d.waiting = make([]bool, n)
-	d.chosen = make([]int32, n*d.k)
-	d.top = make([]int32, max(d.k, d.Config.Candidates))
-	return nil
 }
 
 // Scores encodes every session of env and returns Q(s, i) for all sessions and items,
 // row-major [session][item]. The slice is reused by the next call.
 func (d *DQN) Scores(env *simenv.VecEnv) ([]float32, error) {
-	if err := d.ensureSessions(env.NumSessions()); err != nil {
+	if err := d.ensureActor(env.NumSessions()); err != nil {
 		return nil, err
 	}
 	m := d.catalog.Len()
@@ -177,6 +189,12 @@ func (d *DQN) Recommend(env *simenv.VecEnv, slates []int32) error {
 	q, err := d.Scores(env)
 	if err != nil {
 		return err
+	}
+	if !d.Greedy {
+		if d.buffer == nil {
+			return fmt.Errorf("rl: the DQN explores and learns only inside Train; set Greedy to evaluate it")
+		}
+		d.ensurePending(env.NumSessions())
 	}
 	m := d.catalog.Len()
 	in := d.act.Input()
@@ -227,7 +245,6 @@ func (d *DQN) Recommend(env *simenv.VecEnv, slates []int32) error {
 			copy(rec[a*d.width:(a+1)*d.width], rows[int(item)*d.width:(int(item)+1)*d.width])
 		}
 	}
-	copy(d.chosen, slates)
 	return nil
 }
 

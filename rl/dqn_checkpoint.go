@@ -9,6 +9,7 @@ import (
 
 	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/nn"
+	"github.com/simshop/simshop/replay"
 	"github.com/simshop/simshop/simenv"
 )
 
@@ -18,6 +19,12 @@ type RunInfo struct {
 	Seed     uint64
 	Sessions int
 	Metrics  map[string]float64
+
+	// Env, when not nil, is the training env; its state and the agent's pending transitions
+	// are saved, so that a resumed run continues exactly. SaveReplay also saves the replay
+	// buffer, which exact resume needs too.
+	Env        *simenv.VecEnv
+	SaveReplay bool
 }
 
 // Checkpoint returns the checkpoint of d: its graph and weights, the metadata to use it
@@ -63,8 +70,120 @@ func (d *DQN) Checkpoint(run RunInfo) (*checkpoints.File, error) {
 			RNG:      map[string][]byte{"agent": rngState},
 		},
 	}
+	if err := d.saveResumeState(f, run); err != nil {
+		return nil, err
+	}
 	f.Stamp(time.Now())
 	return f, nil
+}
+
+// saveResumeState adds to f what exact resume needs beyond the weights and the optimizer:
+// the env's state, the pending transitions, the last loss and, if asked, the replay buffer.
+func (d *DQN) saveResumeState(f *checkpoints.File, run RunInfo) error {
+	t := &f.Training
+	t.LastLoss = d.LastLoss
+	if run.Env != nil && d.pending != nil && len(d.pending) == run.Env.NumSessions() {
+		state, err := run.Env.State()
+		if err != nil {
+			return err
+		}
+		t.Env = &state
+		flat := make([]float32, 0, len(d.pending)*d.recordWidth())
+		for _, rec := range d.pending {
+			flat = append(flat, rec...)
+		}
+		pending := checkpoints.NewTensor("pending", []int{len(d.pending), d.recordWidth()}, flat)
+		t.Pending = &pending
+		t.Waiting = append([]bool(nil), d.waiting...)
+	}
+	if run.SaveReplay && d.buffer != nil {
+		data, terminal, size, cursor := d.buffer.Contents()
+		flags := make([]byte, len(terminal))
+		for i, v := range terminal {
+			if v {
+				flags[i] = 1
+			}
+		}
+		t.Replay = &checkpoints.Replay{
+			Capacity: d.buffer.Cap(), Width: d.buffer.Width(), Size: size, Cursor: cursor,
+			Data:     checkpoints.NewTensor("replay", []int{d.buffer.Cap(), d.buffer.Width()}, data),
+			Terminal: flags,
+		}
+		t.ReplayStored = true
+	}
+	return nil
+}
+
+// loadResumeState restores the replay buffer and keeps the env state and the pending
+// transitions of f for RestoreEnv.
+func (d *DQN) loadResumeState(f *checkpoints.File) error {
+	t := f.Training
+	d.LastLoss = t.LastLoss
+	if t.ReplayStored {
+		r := t.Replay
+		if r == nil || r.Capacity != d.Config.ReplayCapacity || r.Width != d.recordWidth() || len(r.Terminal) != r.Capacity {
+			return fmt.Errorf("replay buffer is missing or does not match a capacity of %d transitions of %d values",
+				d.Config.ReplayCapacity, d.recordWidth())
+		}
+		buffer, err := replay.New(r.Capacity, r.Width)
+		if err != nil {
+			return err
+		}
+		data := make([]float32, r.Capacity*r.Width)
+		if err := r.Data.Floats(data); err != nil {
+			return fmt.Errorf("replay buffer: %w", err)
+		}
+		terminal := make([]bool, r.Capacity)
+		for i, v := range r.Terminal {
+			terminal[i] = v == 1
+		}
+		if err := buffer.Restore(data, terminal, r.Size, r.Cursor); err != nil {
+			return err
+		}
+		d.buffer = buffer
+	}
+	if t.Env == nil {
+		return nil
+	}
+	n := len(t.Env.Sessions)
+	if t.Pending == nil || len(t.Waiting) != n {
+		return fmt.Errorf("the simulator state of %d sessions comes without its pending transitions", n)
+	}
+	pending := make([]float32, n*d.recordWidth())
+	if err := t.Pending.Floats(pending); err != nil {
+		return fmt.Errorf("pending transitions: %w", err)
+	}
+	d.resume = &resumeState{env: t.Env, pending: pending, waiting: t.Waiting}
+	return nil
+}
+
+// resumeState is what RestoreEnv applies to a resumed run's env.
+type resumeState struct {
+	env     *simenv.State
+	pending []float32
+	waiting []bool
+}
+
+// RestoreEnv gives env, a new env of the run's catalog, shop and session count, the state
+// saved with the agent, and the agent its pending transitions in that env, so that
+// training continues exactly as if it had not stopped. It reports false, and changes
+// nothing, when the checkpoint holds no simulator state.
+func (d *DQN) RestoreEnv(env *simenv.VecEnv) (bool, error) {
+	if d.resume == nil {
+		return false, nil
+	}
+	if err := env.SetState(*d.resume.env); err != nil {
+		return false, err
+	}
+	d.ensurePending(env.NumSessions())
+	w := d.recordWidth()
+	for i := range d.pending {
+		copy(d.pending[i], d.resume.pending[i*w:(i+1)*w])
+	}
+	copy(d.waiting, d.resume.waiting)
+	d.trainEnv = env
+	d.resume = nil
+	return true, nil
 }
 
 // LoadDQN restores the agent stored in f. With cat nil it uses the catalog embedded in the
@@ -140,6 +259,9 @@ func LoadDQN(f *checkpoints.File, cat *simenv.Catalog) (*DQN, *simenv.Catalog, e
 		return nil, nil, fmt.Errorf("random stream %q: %w", "agent", err)
 	}
 	if err := d.attach(cat, shop.SlateSize); err != nil {
+		return nil, nil, err
+	}
+	if err := d.loadResumeState(f); err != nil {
 		return nil, nil, err
 	}
 	return d, cat, nil

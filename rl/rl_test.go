@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/simenv"
 )
@@ -542,5 +544,98 @@ func TestRecommendersSkipUnavailableItems(t *testing.T) {
 				t.Errorf("%s showed unavailable item %d", rec.Name(), item)
 			}
 		}
+	}
+}
+
+// resumeAt trains for k shopper-steps, saves a checkpoint through the real encoder and
+// decoder, loads it into a new agent and env, and trains on to total.
+func resumeAt(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay bool) *DQN {
+	t.Helper()
+	first, err := NewDQN(smallConfig(), cat, shop, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := simenv.NewVecEnv(cat, shop, 8, TrainSeed(seed, 0))
+	if err := first.Train(context.Background(), env, TrainOptions{Steps: k}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := first.Checkpoint(RunInfo{Shop: shop, Seed: seed, Sessions: 8, Env: env, SaveReplay: saveReplay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := msgpack.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := checkpoints.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, embedded, err := LoadDQN(decoded, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env2, _ := simenv.NewVecEnv(embedded, shop, 8, 12345) // every stream comes from the checkpoint
+	restored, err := second.RestoreEnv(env2)
+	if err != nil || !restored {
+		t.Fatalf("RestoreEnv: restored %v, error %v", restored, err)
+	}
+	if err := second.Train(context.Background(), env2, TrainOptions{Steps: total}); err != nil {
+		t.Fatal(err)
+	}
+	return second
+}
+
+func TestResumeIsExact(t *testing.T) {
+	cat := generated(t, 40)
+	shop := simenv.Config{Persona: "exposure_buyer:0.5,learning_shopper:0.5", ReturnProb: 0.3}
+	const total = 1600
+	for _, procs := range []int{1, 2} {
+		prev := runtime.GOMAXPROCS(procs)
+		straight := trainSmall(t, cat, shop, 3, total)
+		// 304 stops mid-episode for most sessions and before learning starts; 808 and 1208
+		// stop after updates have begun.
+		for _, k := range []int64{304, 808, 1208} {
+			resumed := resumeAt(t, cat, shop, 3, k, total, true)
+			if resumed.Updates != straight.Updates || resumed.Episodes != straight.Episodes || resumed.LastLoss != straight.LastLoss {
+				t.Errorf("GOMAXPROCS %d, resume at %d: updates %d, episodes %d, loss %g; straight %d, %d, %g",
+					procs, k, resumed.Updates, resumed.Episodes, resumed.LastLoss, straight.Updates, straight.Episodes, straight.LastLoss)
+			}
+			for i, pt := range straight.Online.Tensors {
+				compareTensors(t, pt.Name, pt.Data, resumed.Online.Tensors[i].Data)
+				compareTensors(t, "target "+pt.Name, straight.Target.Tensors[i].Data, resumed.Target.Tensors[i].Data)
+				compareTensors(t, "adam m "+pt.Name, straight.Adam.M[i], resumed.Adam.M[i])
+				compareTensors(t, "adam v "+pt.Name, straight.Adam.V[i], resumed.Adam.V[i])
+			}
+			want, _ := straight.pcg.MarshalBinary()
+			got, _ := resumed.pcg.MarshalBinary()
+			if string(got) != string(want) {
+				t.Errorf("GOMAXPROCS %d, resume at %d: the agent's random stream diverged", procs, k)
+			}
+		}
+		runtime.GOMAXPROCS(prev)
+	}
+}
+
+func TestResumeWithoutReplayRefillsFirst(t *testing.T) {
+	cat := generated(t, 40)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	// Saved at 808, after updates began; without the buffer, the next update waits until
+	// LearningStarts (256) new transitions are stored, 32 steps of 8 sessions.
+	resumed := resumeAt(t, cat, shop, 3, 808, 808+8*31, false)
+	before := resumed.Updates
+	if resumed.buffer.Len() >= resumed.Config.LearningStarts {
+		t.Fatalf("buffer holds %d transitions after resuming without it; want fewer than %d", resumed.buffer.Len(), resumed.Config.LearningStarts)
+	}
+	env := resumed.trainEnv
+	if err := resumed.Train(context.Background(), env, TrainOptions{Steps: 808 + 8*40}); err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Updates <= before {
+		t.Errorf("no update after refilling the buffer: updates %d, before %d", resumed.Updates, before)
+	}
+	straightAt := trainSmall(t, cat, shop, 3, 808)
+	if before != straightAt.Updates {
+		t.Errorf("updates during the refill: %d, want the %d of the saved run", before, straightAt.Updates)
 	}
 }

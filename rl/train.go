@@ -38,9 +38,10 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 			return err
 		}
 	}
-	if err := d.ensureSessions(env.NumSessions()); err != nil {
+	if err := d.ensureActor(env.NumSessions()); err != nil {
 		return err
 	}
+	d.ensurePending(env.NumSessions())
 	if env != d.trainEnv {
 		// The sessions of another env have no pending transitions here.
 		clear(d.waiting)
