@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"sort"
@@ -152,9 +153,17 @@ func runInspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := checkpoints.Load(path)
+	// LoadSummary streams past the replay buffer. A bad file gets Load's error, which eval
+	// prints too.
+	f, replayBytes, err := checkpoints.LoadSummary(path)
 	if err != nil {
+		if _, loadErr := checkpoints.Load(path); loadErr != nil {
+			return loadErr
+		}
 		return err
+	}
+	if replayBytes > 0 {
+		slog.Info("replay buffer not loaded", "file", path, "bytes", replayBytes)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
