@@ -7,6 +7,9 @@ import (
 	"github.com/simshop/simshop/simenv"
 )
 
+// NOTE: Random, Popularity and Filtered ignore VecEnv.Available, so after a drift removes
+// items they may still show them; the env then skips those positions.
+
 // Random shows K distinct items drawn uniformly, from a stream per session.
 type Random struct {
 	items int
