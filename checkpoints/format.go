@@ -1,7 +1,7 @@
-// Package checkpoints reads and writes SimShop checkpoints: self-describing msgpack files
-// that hold a network's graph and named weights in the spirit of ONNX, the metadata needed
-// to use the model alone (feature encoding, catalog, shop settings, metrics), and the
-// training state needed to continue training.
+// Package checkpoints reads and writes SimShop checkpoints, which are self-describing
+// msgpack files. A checkpoint contains a network's graph and named weights in the spirit of
+// ONNX, the metadata needed to use the model alone (feature encoding, catalog, shop
+// settings, metrics), and the training state needed to continue training.
 package checkpoints
 
 import (
@@ -77,7 +77,7 @@ type Tensor struct {
 	SHA256 []byte `msgpack:"sha256"`
 }
 
-// Metadata is what a loaded model needs besides its weights.
+// Metadata is the information a loaded model needs besides its weights.
 type Metadata struct {
 	Agent       string             `msgpack:"agent"`        // e.g. "dqn"
 	AgentConfig msgpack.RawMessage `msgpack:"agent_config"` // the agent's hyperparameters, a msgpack map

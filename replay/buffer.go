@@ -86,7 +86,7 @@ func (b *Buffer) Contents() (data []float32, terminal []bool, size, cursor int) 
 func (b *Buffer) Restore(data []float32, terminal []bool, size, cursor int) error {
 	switch {
 	case len(data) != len(b.data) || len(terminal) != len(b.terminal):
-		return fmt.Errorf("replay: saved buffer holds %d values and %d flags, this one %d and %d",
+		return fmt.Errorf("replay: saved buffer has %d values and %d flags, this buffer %d and %d; restore into a buffer of the same capacity and width",
 			len(data), len(terminal), len(b.data), len(b.terminal))
 	case size < 0 || size > b.capacity || cursor < 0 || cursor >= b.capacity:
 		return fmt.Errorf("replay: saved size %d or cursor %d is outside a capacity of %d", size, cursor, b.capacity)

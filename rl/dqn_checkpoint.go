@@ -157,7 +157,7 @@ func (d *DQN) loadResumeState(f *checkpoints.File) error {
 	return nil
 }
 
-// resumeState is what RestoreEnv applies to a resumed run's env.
+// resumeState is the saved simulator state and pending transitions that RestoreEnv applies.
 type resumeState struct {
 	env     *simenv.State
 	pending []float32

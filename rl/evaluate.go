@@ -29,7 +29,7 @@ type Result struct {
 type EvalOptions struct {
 	Episodes int    // shopper sessions to play
 	Seed     uint64 // user seed; episode e is seeded from (Seed, e) in the evaluation domain
-	Sessions int    // sessions stepped together; results do not depend on it
+	Sessions int    // sessions stepped together; results do not depend on it unless shoppers return
 
 	// Context, when not nil, stops the evaluation early with its error once it is done.
 	Context context.Context

@@ -155,7 +155,8 @@ func (c *Catalog) Index(id string) (int, bool) {
 // Source.
 func (c *Catalog) Fingerprint() string {
 	h := sha256.New()
-	// The hash.Hash documentation states that Write never returns an error, so WriteCSV cannot fail here.
+	// hash.Hash's Write never returns an error (its documentation in Go's standard library
+	// states so), so WriteCSV cannot fail here.
 	_ = c.WriteCSV(h)
 	return hex.EncodeToString(h.Sum(nil))
 }

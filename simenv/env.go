@@ -130,8 +130,8 @@ type VecEnv struct {
 	ItemPurchases []int32
 
 	// Available reports, per item, whether the shop can show it. Every item is available
-	// unless Config.Drift adds or removes items. Step skips an unavailable item of a slate:
-	// the shopper neither sees nor clicks it, and its exposure does not count the showing.
+	// unless Config.Drift adds or removes items. Step skips an unavailable item of a slate,
+	// so the shopper cannot click it and its exposure does not count the showing.
 	Available []bool
 	// Prices holds the current price of each item, in the catalog's currency: the catalog's
 	// price, changed by the price changes of Config.Drift. Purchases, revenue rewards and
@@ -300,8 +300,8 @@ func (e *VecEnv) NumSessions() int { return len(e.sessions) }
 // return (see Config.ReturnProb). Then the same shopper comes back with its memory.
 //
 // NOTE: with ReturnProb above 0, the shopper of an episode depends on the episode that
-// ended before it in slot i, so a caller that assigns episodes to slots in order of
-// finishing, as rl.Evaluate does, gets results that depend on the number of slots.
+// ended before it in slot i. A caller that assigns episodes to slots in order of finishing,
+// as rl.Evaluate does, thus gets results that depend on the number of slots.
 func (e *VecEnv) ResetSession(i int, seed1, seed2 uint64) error {
 	s := &e.sessions[i]
 	s.pcg = rand.NewPCG(seed1, seed2)
@@ -613,11 +613,11 @@ func (e *VecEnv) OracleMemory(i int) ShopperMemory {
 	return out
 }
 
-// OracleUtility returns the utility, without noise, that session i's shopper gives the item
-// now if it knew its own tastes: for learning_shopper its bias plus the mean satisfaction of
-// a click on the item, which its click utility approaches as it learns; for every other
-// persona the click utility itself, given its memory. Like OracleShopper, it is for
-// reference policies and tests.
+// OracleUtility returns the utility, without noise, that session i's shopper would give the
+// item now if it knew its own tastes. For learning_shopper that is its bias plus the mean
+// satisfaction of a click on the item, which its click utility approaches as it learns. For
+// every other persona it is the click utility itself, given its memory. Like
+// OracleShopper, it is for reference policies and tests.
 func (e *VecEnv) OracleUtility(i, item int) float64 {
 	m := e.Catalog.Len()
 	mem := e.memoryOf(i)

@@ -54,8 +54,8 @@ func (c *expMemo) miss(x float64, bits uint64, slot uint8) float64 {
 }
 
 // log1pTableSize is the number of exposure counts whose ln(1 + e) is tabulated. A shopper
-// sees at most MaxSteps slates per visit, so counts beyond the table come only from long
-// runs of returning shoppers, which fall back to math.Log1p.
+// is shown at most MaxSteps slates per visit, so counts beyond the table come only from
+// long runs of returning shoppers, which fall back to math.Log1p.
 const log1pTableSize = 64
 
 // log1pTable holds math.Log1p(e) for e = 0, 1, ..., log1pTableSize−1, the exact values that

@@ -52,7 +52,8 @@ func CheckPersona(name string) error {
 	return fmt.Errorf("simenv: unknown persona %q; valid personas: %s", name, strings.Join(PersonaNames, ", "))
 }
 
-// Shopper holds one simulated shopper's hidden parameters. The recommender never sees it.
+// Shopper contains one simulated shopper's hidden parameters. Recommenders have no access
+// to it except through the oracle API.
 type Shopper struct {
 	Persona string
 
@@ -160,8 +161,8 @@ func drawShopperInto(s *Shopper, persona string, st *itemStats, rng *rand.Rand) 
 	switch persona {
 	case CheapBlue:
 		// Clicks what is blue and cheap. A blue item one standard deviation below the mean
-		// ln price has utility 0.2, above the no-click utility 0, so a slate of three such
-		// items is clicked about 80 % of the time; a random slate about 25 % of the time.
+		// ln price has utility 0.2, above the no-click utility 0. A slate of three such items
+		// is clicked about 80 % of the time, and a random slate about 25 % of the time.
 		s.Bias = -3.2
 		s.BlueWeight = jitter(rng, 2.2, jitterSigma)
 		s.PriceWeight = jitter(rng, 1.2, jitterSigma)
@@ -173,8 +174,9 @@ func drawShopperInto(s *Shopper, persona string, st *itemStats, rng *rand.Rand) 
 		// favourite category has utility -0.6 and any other new item -3.6, against the
 		// no-click utility 0. Each showing raises the item's utility by
 		// ExposureWeight·ln(1+e) and its purchase log-odds by BuyExposure per earlier
-		// showing e, so an item is rarely bought on first sight (about 2 %) but often once
-		// it has been shown six times (about 40 % of clicks on a favourite-category item).
+		// showing e. A clicked item is rarely bought on first sight (about 2 %). Once it has
+		// been shown six times, about 40 % of clicks on a favourite-category item end in a
+		// purchase.
 		s.Bias = -3.6
 		s.CategoryWeight = jitter(rng, 3.0, jitterSigma)
 		s.ExposureWeight = jitter(rng, 0.5, jitterSigma)
@@ -184,9 +186,9 @@ func drawShopperInto(s *Shopper, persona string, st *itemStats, rng *rand.Rand) 
 		s.BuyExposure = jitter(rng, 0.5, jitterSigma)
 		s.Patience = 4 + rng.IntN(3)
 	case ValueSeeker:
-		// Chooses by rating per unit of price: an item two standard deviations better in
-		// value than the catalog's mean has utility -0.6, so a slate of three such items is
-		// clicked about 60 % of the time; a random slate about 25 % of the time.
+		// Chooses by rating per unit of price. An item two standard deviations better in
+		// value than the catalog's mean has utility -0.6. A slate of three such items is
+		// clicked about 60 % of the time, and a random slate about 25 % of the time.
 		s.Bias = -3.0
 		s.ValueWeight = jitter(rng, 1.2, jitterSigma)
 		s.BuyBias = jitter(rng, -1.0, jitterSigma)

@@ -31,8 +31,8 @@ func CheckReward(name string) error {
 	return fmt.Errorf("simenv: unknown reward scheme %q; valid schemes: %s", name, strings.Join(RewardNames, ", "))
 }
 
-// reward returns the reward of one step under scheme: clicked and bought say what happened,
-// and price is the clicked item's price.
+// reward returns the reward of one step under scheme. clicked and bought report what the
+// shopper did, and price is the clicked item's price.
 func reward(scheme string, clicked, bought bool, price float64) float64 {
 	switch scheme {
 	case RewardClick:

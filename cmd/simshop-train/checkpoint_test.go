@@ -130,7 +130,7 @@ func TestTrainRejectsNewerStepCheckpoints(t *testing.T) {
 		want string
 	}{
 		{"fresh run", append([]string{"train", "--out", out, "--persona", "cheap_blue", "--items", "20"}, tinyTraining...),
-			"already holds a run"},
+			"already contains a run"},
 		{"resume from older", []string{"train", "--resume", older, "--out", out, "--steps", "2000"},
 			"beyond this run's start at step 800"},
 	}

@@ -30,7 +30,7 @@ func evalCommand() *cli.Command {
 	}
 	flags = append(flags, evalFlags()...)
 	for _, f := range shopFlags(populationUsage) {
-		// The shop settings default to the model's, which only the checkpoint knows.
+		// The shop settings default to the model's, which only the checkpoint records.
 		switch f := f.(type) {
 		case *cli.StringFlag:
 			f.DefaultText = "the model's"

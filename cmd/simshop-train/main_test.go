@@ -764,7 +764,7 @@ func TestTrainProtectsRunFolder(t *testing.T) {
 
 	args := append([]string{"train", "--out", out, "--persona", "value_seeker", "--items", "20"}, tinyTraining...)
 	r := execute(t, args...)
-	if r.code == 0 || !strings.Contains(r.stderr, "already holds a run") || !strings.Contains(r.stderr, "--force") {
+	if r.code == 0 || !strings.Contains(r.stderr, "already contains a run") || !strings.Contains(r.stderr, "--force") {
 		t.Fatalf("second run into the same folder: exit code %d, stderr %q; want a refusal naming --force", r.code, r.stderr)
 	}
 

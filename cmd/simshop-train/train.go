@@ -32,7 +32,7 @@ func trainCommand() *cli.Command {
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream of the run", Value: 1},
 		&cli.StringFlag{Name: "out", Usage: "run `DIR`, required; the checkpoint goes to DIR/checkpoints/latest.msgpack"},
 		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
-		&cli.BoolFlag{Name: "force", Usage: "replace the run that --out already holds, deleting its checkpoints and metrics"},
+		&cli.BoolFlag{Name: "force", Usage: "replace the run in --out, deleting its checkpoints and metrics"},
 		&cli.BoolFlag{Name: "save-replay", Usage: "store the replay buffer in each checkpoint (about 4 bytes per feature value held), so that a resumed run matches an uninterrupted one bit for bit"},
 		&cli.Int64Flag{Name: "save-every", Usage: "shopper-steps between checkpoint saves", Value: 10_000},
 		&cli.Int64Flag{Name: "log-every", Usage: "shopper-steps between progress lines", Value: 5_000},
@@ -134,8 +134,8 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// A resumed run continues the simulator exactly when the checkpoint holds its state;
-	// an older checkpoint continues at least the drift schedule where it left it.
+	// A resumed run continues the simulator exactly when the checkpoint contains its state.
+	// From an older checkpoint it continues at least the drift schedule.
 	restored, err := r.agent.RestoreEnv(env)
 	if err != nil {
 		return fmt.Errorf("resume the simulator: %w", err)
@@ -320,7 +320,7 @@ func claimRunFolder(out string, force bool) error {
 		return nil
 	}
 	if !force {
-		return fmt.Errorf("--out %s already holds a run (%s); continue it with --resume %s, choose another --out, or pass --force to replace it",
+		return fmt.Errorf("--out %s already contains a run (%s); continue it with --resume %s, choose another --out, or pass --force to replace it",
 			out, latest, latest)
 	}
 	old, err := filepath.Glob(filepath.Join(out, "checkpoints", "*.msgpack"))
