@@ -35,6 +35,14 @@ type Config struct {
 	// Drift schedules changes of the shop at shopper-steps of the VecEnv's clock, in the
 	// form ParseDrift reads; empty means none.
 	Drift string `msgpack:",omitempty"`
+
+	// Budget gives every shopper whose persona has no budget of its own one of Budget
+	// times the catalog's median price, times a log-normal factor of spread 0.3, drawn
+	// from the session's stream. Such a shopper never buys an item priced above what
+	// remains of its budget, the item's utility falls by 2.5, and each purchase spends the
+	// price, as for budget_buyer. 0 means that only budget_buyer has a budget, and leaves
+	// the streams of the other personas as they were before the field existed.
+	Budget float64 `msgpack:",omitempty"`
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
@@ -55,6 +63,9 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate(cat *Catalog) error {
 	if _, err := ParsePopulation(c.Persona); err != nil {
 		return err
+	}
+	if math.IsNaN(c.Budget) || math.IsInf(c.Budget, 0) || c.Budget < 0 {
+		return fmt.Errorf("simenv: budget %v is invalid; use a number of median prices above 0, such as 3, or 0 for budgets of budget_buyer alone", c.Budget)
 	}
 	if math.IsNaN(c.ReturnProb) || c.ReturnProb < 0 || c.ReturnProb > 1 {
 		return fmt.Errorf("simenv: return probability %v is invalid; use a number from 0 (shoppers never return) to 1 (they always return)", c.ReturnProb)
@@ -322,6 +333,9 @@ func (e *VecEnv) newShopper(i int) error {
 	if err := drawShopperInto(&s.shopper, persona, &e.stats, s.rng); err != nil {
 		return err
 	}
+	if e.Config.Budget > 0 && s.shopper.Budget == 0 {
+		s.shopper.giveBudget(e.Config.Budget, &e.stats, s.rng)
+	}
 	s.budget = s.shopper.Budget
 	if e.favoritesDrifted {
 		e.applyFavorites(&s.shopper)
@@ -390,18 +404,8 @@ func (e *VecEnv) Step(slates []int32, out *StepResult) error {
 	if err := out.checkLen(n); err != nil {
 		return err
 	}
-	for i := range e.sessions {
-		slate := slates[i*k : (i+1)*k]
-		for a, item := range slate {
-			if item < 0 || item >= m {
-				return fmt.Errorf("simenv: session %d slate position %d: item %d is outside the catalog of %d items", i, a, item, m)
-			}
-			for _, other := range slate[:a] {
-				if other == item {
-					return fmt.Errorf("simenv: session %d slate %v shows item %d twice; slates need distinct items", i, slate, item)
-				}
-			}
-		}
+	if err := checkSlates(slates, k, m); err != nil {
+		return err
 	}
 
 	if shards := e.shards(); shards > 1 {
@@ -411,6 +415,43 @@ func (e *VecEnv) Step(slates []int32, out *StepResult) error {
 	}
 	e.clock += int64(n)
 	e.applyDueDrift()
+	return nil
+}
+
+// checkSlates returns an error naming the first slate of size k that shows an item outside
+// a catalog of m items or shows an item twice. Slates of 3, the default, take a path
+// without inner loops, because the check runs for every session of every step.
+func checkSlates(slates []int32, k int, m int32) error {
+	if k == 3 {
+		um := uint32(m)
+		for i := 0; i+2 < len(slates); i += 3 {
+			a, b, c := slates[i], slates[i+1], slates[i+2]
+			if uint32(a) >= um || uint32(b) >= um || uint32(c) >= um || a == b || a == c || b == c {
+				return slateError(slates[i:i+3], i/3, m)
+			}
+		}
+		return nil
+	}
+	for i := 0; i+k <= len(slates); i += k {
+		if err := slateError(slates[i:i+k], i/k, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slateError returns the error of session i's slate, or nil when the slate is valid.
+func slateError(slate []int32, i int, m int32) error {
+	for a, item := range slate {
+		if item < 0 || item >= m {
+			return fmt.Errorf("simenv: session %d slate position %d: item %d is outside the catalog of %d items", i, a, item, m)
+		}
+		for _, other := range slate[:a] {
+			if other == item {
+				return fmt.Errorf("simenv: session %d slate %v shows item %d twice; slates need distinct items", i, slate, item)
+			}
+		}
+	}
 	return nil
 }
 

@@ -256,8 +256,7 @@ func drawShopperInto(s *Shopper, persona string, st *itemStats, rng *rand.Rand) 
 		// remaining budget by the item's price.
 		s.Bias = -2.8
 		s.ValueWeight = jitter(rng, 1.0, jitterSigma)
-		s.OverBudgetWeight = 2.5
-		s.Budget = budgetMedianPrices * st.medianPrice * math.Exp(budgetSigma*rng.NormFloat64())
+		s.giveBudget(budgetMedianPrices, st, rng)
 		s.BuyBias = jitter(rng, -1.0, jitterSigma)
 		s.BuyUtility = 0.8
 		s.Patience = 3 + rng.IntN(2)
@@ -299,6 +298,16 @@ const (
 	budgetMedianPrices = 3.0
 	budgetSigma        = 0.3
 )
+
+// overBudgetWeight is the fall in utility of an item priced above the remaining budget.
+const overBudgetWeight = 2.5
+
+// giveBudget draws the shopper's budget: medianPrices times the catalog's median price,
+// times a log-normal factor of spread budgetSigma.
+func (s *Shopper) giveBudget(medianPrices float64, st *itemStats, rng *rand.Rand) {
+	s.OverBudgetWeight = overBudgetWeight
+	s.Budget = medianPrices * st.medianPrice * math.Exp(budgetSigma*rng.NormFloat64())
+}
 
 // eulerGamma is the Euler-Mascheroni constant, the mean of the standard Gumbel distribution.
 const eulerGamma = 0.5772156649015329

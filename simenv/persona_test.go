@@ -266,9 +266,16 @@ func TestBudgetBuyerUtility(t *testing.T) {
 // TestBudgetBuyerSpendsWithinBudget steps budget_buyer shoppers on random slates and checks
 // that every purchase was within the remaining budget and lowered it by the price.
 func TestBudgetBuyerSpendsWithinBudget(t *testing.T) {
+	checkSpendsWithinBudget(t, Config{Persona: BudgetBuyer})
+}
+
+// checkSpendsWithinBudget steps 500 sessions of shop on random slates and checks that every
+// purchase was within the shopper's remaining budget and lowered it by the price.
+func checkSpendsWithinBudget(t *testing.T, shop Config) {
+	t.Helper()
 	cat := testCatalog(t, 200)
 	const n = 500
-	env, err := NewVecEnv(cat, Config{Persona: BudgetBuyer}, n, 6)
+	env, err := NewVecEnv(cat, shop, n, 6)
 	if err != nil {
 		t.Fatal(err)
 	}

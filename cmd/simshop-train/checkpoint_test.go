@@ -34,7 +34,8 @@ type inspectReport struct {
 			Items int `json:"items"`
 		} `json:"catalog"`
 		Shop struct {
-			Persona string `json:"persona"`
+			Persona string  `json:"persona"`
+			Budget  float64 `json:"budget"`
 		} `json:"shop"`
 		Metrics map[string]float64 `json:"metrics"`
 	} `json:"metadata"`

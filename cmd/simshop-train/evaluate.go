@@ -111,7 +111,7 @@ func modelName(path string) string {
 }
 
 // evalShop returns the shop settings for persona, a persona or population, taking reward,
-// length, return probability and choice model from the flags when they are set, and
+// length, return probability, budget and choice model from the flags when they are set, and
 // otherwise from fallback.
 func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Config {
 	shop := fallback
@@ -124,6 +124,9 @@ func evalShop(c *cli.Context, persona string, fallback simenv.Config) simenv.Con
 	}
 	if c.IsSet("return-prob") {
 		shop.ReturnProb = c.Float64("return-prob")
+	}
+	if c.IsSet("budget") {
+		shop.Budget = c.Float64("budget")
 	}
 	if c.IsSet("choice-model") {
 		shop.ChoiceModel = c.String("choice-model")

@@ -68,6 +68,7 @@ type inspectedShop struct {
 	SlateSize   int     `json:"slate_size"`
 	MaxSteps    int     `json:"max_steps"`
 	ReturnProb  float64 `json:"return_prob"`
+	Budget      float64 `json:"budget,omitempty"`
 	ChoiceModel string  `json:"choice_model"`
 	Drift       string  `json:"drift"`
 }
@@ -193,7 +194,7 @@ func inspect(path string, size int64, f *checkpoints.File) (*inspection, error) 
 			Agent: m.Agent,
 			Shop: inspectedShop{
 				Persona: m.Shop.Persona, Reward: m.Shop.Reward, SlateSize: m.Shop.SlateSize, MaxSteps: m.Shop.MaxSteps,
-				ReturnProb: m.Shop.ReturnProb, ChoiceModel: choiceModelName(m.Shop.ChoiceModel), Drift: m.Shop.Drift,
+				ReturnProb: m.Shop.ReturnProb, Budget: m.Shop.Budget, ChoiceModel: choiceModelName(m.Shop.ChoiceModel), Drift: m.Shop.Drift,
 			},
 			Catalog:  inspectedCatalog{Source: m.Catalog.Source, Fingerprint: m.Catalog.Fingerprint, Items: len(m.Catalog.Items)},
 			Seed:     m.Seed,
@@ -320,6 +321,9 @@ func printInspection(w io.Writer, r *inspection) {
 		m.Shop.Persona, m.Shop.Reward, m.Shop.SlateSize, m.Shop.MaxSteps)
 	fmt.Fprintf(tw, "  \tchoice model %s, return probability %g, drift %s\n",
 		m.Shop.ChoiceModel, m.Shop.ReturnProb, orNone(m.Shop.Drift))
+	if m.Shop.Budget > 0 {
+		fmt.Fprintf(tw, "  \tbudget of every shopper %g median prices\n", m.Shop.Budget)
+	}
 	fmt.Fprintf(tw, "  catalog\t%q, %d items, fingerprint %s\n", m.Catalog.Source, m.Catalog.Items, m.Catalog.Fingerprint)
 	fmt.Fprintf(tw, "  seed\t%d\n", m.Seed)
 	fmt.Fprintf(tw, "  sessions\t%d\n", m.Sessions)

@@ -77,6 +77,7 @@ func shopFlags(personaUsage string) []cli.Flag {
 		&cli.StringFlag{Name: "persona", Usage: personaUsage},
 		&cli.StringFlag{Name: "reward", Usage: "reward scheme: " + strings.Join(simenv.RewardNames, ", "), Value: simenv.RewardClickPurchase},
 		&cli.IntFlag{Name: "max-steps", Usage: "maximum session length, in slates", Value: simenv.DefaultMaxSteps},
+		&cli.Float64Flag{Name: "budget", Usage: "median budget, in median catalog prices, of every shopper whose persona has none (log-normal spread 0.3); a shopper never buys above what remains of its budget; 0 gives budgets to budget_buyer alone"},
 		&cli.Float64Flag{Name: "return-prob", Usage: "probability, from 0 to 1, that a shopper whose session ends comes back for the next session with its memory"},
 		&cli.StringFlag{Name: "choice-model", Usage: "how a shopper chooses from a slate: " + strings.Join(simenv.ChoiceModelNames, ", "), DefaultText: simenv.ChoiceMNL},
 	}

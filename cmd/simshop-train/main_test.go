@@ -532,6 +532,28 @@ func TestCompareWithModel(t *testing.T) {
 	}
 }
 
+// TestBudgetFlag trains with budgets for every shopper and checks that the checkpoint keeps
+// the setting for inspect and eval, and that eval can lift it.
+func TestBudgetFlag(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--out", out, "--persona", "cheap_blue", "--budget", "0.5", "--items", "20"}
+	mustExecute(t, append(args, tinyTraining...)...)
+	checkpointFile := checkpointPath(out)
+
+	if got := inspectJSON(t, checkpointFile).Metadata.Shop.Budget; got != 0.5 {
+		t.Errorf("inspect shop budget = %v; want 0.5", got)
+	}
+	trained := decodeResults(t, evalJSON(t, checkpointFile, "--envs", "4"))[0]
+	explicit := decodeResults(t, evalJSON(t, checkpointFile, "--envs", "4", "--budget", "0.5"))[0]
+	if explicit != trained {
+		t.Errorf("eval with --budget 0.5 given = %+v; want the default %+v", explicit, trained)
+	}
+	unlimited := decodeResults(t, evalJSON(t, checkpointFile, "--envs", "4", "--budget", "0"))[0]
+	if unlimited == trained {
+		t.Errorf("eval with --budget 0 = %+v, the same as with the model's budget 0.5", unlimited)
+	}
+}
+
 // TestPopulationWithReturns trains on a mix of personas with returning shoppers and checks
 // that the checkpoint keeps both settings for eval, and that compare takes them too.
 func TestPopulationWithReturns(t *testing.T) {
@@ -702,6 +724,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown persona", trainArgs("--persona", "nobody", "--items", "20"), []string{`"nobody"`}},
 		{"weight not a number", trainArgs("--persona", "cheap_blue:x", "--items", "20"), []string{`"cheap_blue:x"`, `weight "x"`}},
 		{"return-prob 1.5", trainArgs("--persona", "cheap_blue", "--items", "20", "--return-prob", "1.5"), []string{"return probability 1.5 is invalid"}},
+		{"budget negative", trainArgs("--persona", "cheap_blue", "--items", "20", "--budget", "-2"), []string{"budget -2 is invalid"}},
 		{"no persona", trainArgs("--items", "20"), []string{"--persona"}},
 		{"items 2", trainArgs("--persona", "cheap_blue", "--items", "2"), []string{"--items 2"}},
 		{"envs 0", trainArgs("--persona", "cheap_blue", "--items", "20", "--envs", "0"), []string{"--envs 0"}},
@@ -726,6 +749,7 @@ func TestBadInput(t *testing.T) {
 		{"eval unknown reward", []string{"eval", "--model", checkpointFile, "--reward", "bogus"}, []string{`"bogus"`}},
 		{"eval unknown persona", []string{"eval", "--model", checkpointFile, "--persona", "nobody"}, []string{`"nobody"`}},
 		{"eval return-prob NaN", []string{"eval", "--model", checkpointFile, "--return-prob", "NaN"}, []string{"return probability NaN is invalid"}},
+		{"eval budget NaN", []string{"eval", "--model", checkpointFile, "--budget", "NaN"}, []string{"budget NaN is invalid"}},
 		{"eval episodes 0", []string{"eval", "--model", checkpointFile, "--episodes", "0"}, []string{"--episodes 0"}},
 		{"compare unknown persona", []string{"compare", "--persona", "nobody", "--items", "20", "--envs", "4", "--episodes", "5"}, []string{`"nobody"`}},
 		{"compare zero weights", []string{"compare", "--persona", "cheap_blue:0,value_seeker:0", "--items", "20", "--envs", "4", "--episodes", "5"}, []string{"all weights are 0"}},

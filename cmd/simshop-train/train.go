@@ -230,6 +230,7 @@ func newRun(c *cli.Context) (*run, error) {
 		Reward:      c.String("reward"),
 		MaxSteps:    c.Int("max-steps"),
 		ReturnProb:  c.Float64("return-prob"),
+		Budget:      c.Float64("budget"),
 		ChoiceModel: c.String("choice-model"),
 		Drift:       c.String("drift"),
 	}.WithDefaults()
@@ -267,7 +268,7 @@ func (r *run) shopNow() (simenv.Config, error) {
 // resumeRun restores a run from --resume; the checkpoint fixes everything but the length of
 // the run and where it is written.
 func resumeRun(c *cli.Context) (*run, error) {
-	for _, f := range append([]string{"persona", "reward", "max-steps", "return-prob", "choice-model", "drift", "seed", "envs"}, hyperparameterFlags...) {
+	for _, f := range append([]string{"persona", "reward", "max-steps", "return-prob", "budget", "choice-model", "drift", "seed", "envs"}, hyperparameterFlags...) {
 		if c.IsSet(f) {
 			return nil, fmt.Errorf("--%s cannot change a resumed run: the checkpoint fixes it; leave --%s out, or start a new run without --resume", f, f)
 		}
