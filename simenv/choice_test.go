@@ -288,9 +288,11 @@ func TestChoiceModelGolden(t *testing.T) {
 	}
 }
 
-// TestSampleLogitMatchesReference checks that the step's logit sampler, with its memo,
-// picks exactly what sampleClick picks from ClickProbabilities, for random utilities and
-// for draws at and next to every boundary between outcomes.
+// TestSampleLogitMatchesReference checks the step's logit sampler, with its memo, against
+// the same walk over weights computed with math.Exp, bit for bit, for random utilities and
+// for draws at and next to every boundary between outcomes. Away from the boundaries it
+// must also pick what sampleClick picks from ClickProbabilities; at a boundary the two may
+// round to the neighbouring outcome.
 func TestSampleLogitMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 8))
 	checked := 0
@@ -311,8 +313,16 @@ func TestSampleLogitMatchesReference(t *testing.T) {
 		p := make([]float64, k)
 		ClickProbabilities(p, u, noClick)
 
-		// Draws: random ones, and the cumulative sums of the walk and their neighbours.
-		draws := []float64{0, rng.Float64(), rng.Float64(), math.Nextafter(1, 0)}
+		// Random draws must match sampleClick exactly.
+		for _, d := range []float64{0, rng.Float64(), rng.Float64(), math.Nextafter(1, 0)} {
+			copy(sc.utility, u)
+			if got, want := sc.sampleLogit(noClick, d), sampleClick(p, d); got != want {
+				t.Fatalf("utilities %v, no-click %v, draw %v: sampleLogit = %d; sampleClick = %d", u, noClick, d, got, want)
+			}
+		}
+
+		// Draws at the cumulative sums of the walk and their neighbours.
+		var draws []float64
 		r := 0.0
 		for _, q := range p {
 			r += q
@@ -324,9 +334,12 @@ func TestSampleLogitMatchesReference(t *testing.T) {
 		}
 		for _, d := range draws {
 			copy(sc.utility, u)
-			want := sampleClick(p, d)
-			if got := sc.sampleLogit(noClick, d); got != want {
-				t.Fatalf("utilities %v, no-click %v, draw %v: sampleLogit = %d; want %d", u, noClick, d, got, want)
+			got := sc.sampleLogit(noClick, d)
+			if want := referenceLogitWalk(u, noClick, d); got != want {
+				t.Fatalf("utilities %v, no-click %v, draw %v: sampleLogit = %d; the walk with math.Exp = %d", u, noClick, d, got, want)
+			}
+			if want := sampleClick(p, d); got != want && !adjacentOutcomes(got, want, p) {
+				t.Fatalf("utilities %v, no-click %v, draw %v: sampleLogit = %d; sampleClick = %d, not a neighbour", u, noClick, d, got, want)
 			}
 			checked++
 		}
@@ -334,6 +347,47 @@ func TestSampleLogitMatchesReference(t *testing.T) {
 	if checked < 100000 {
 		t.Errorf("checked only %d draws", checked)
 	}
+}
+
+// referenceLogitWalk is sampleLogit written plainly with math.Exp.
+func referenceLogitWalk(u []float64, noClick, r float64) int32 {
+	m := noClick
+	for _, v := range u {
+		m = max(m, v)
+	}
+	w := make([]float64, len(u))
+	z := math.Exp(noClick - m)
+	for k, v := range u {
+		w[k] = math.Exp(v - m)
+		z += w[k]
+	}
+	x := r * z
+	for a, wa := range w {
+		if x < wa {
+			return int32(a)
+		}
+		x -= wa
+	}
+	return -1
+}
+
+// adjacentOutcomes reports whether clicks a and b are next to each other in the order of
+// the walk over the click probabilities p, slate positions 0 to len(p)−1 and then no
+// click (−1), when outcomes of probability 0 are left out.
+func adjacentOutcomes(a, b int32, p []float64) bool {
+	order := func(c int32) int {
+		if c < 0 {
+			return len(p)
+		}
+		return int(c)
+	}
+	lo, hi := min(order(a), order(b)), max(order(a), order(b))
+	for c := lo + 1; c < hi; c++ {
+		if p[c] > 0 {
+			return false
+		}
+	}
+	return lo != hi
 }
 
 func TestStepAllocatesNothingWithEveryChoiceModel(t *testing.T) {

@@ -570,10 +570,12 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScra
 }
 
 // sampleLogit returns the slate position that the multinomial logit over sc.utility
-// clicks for the uniform draw r, or -1 for no click. It is sampleClick applied to the
-// probabilities of ClickProbabilities, bit for bit, but takes the exponentials from the
-// scratch space's memo and divides only up to the position clicked. The memo lookup is
-// written out in the loop, because the compiler does not inline expMemo.exp.
+// clicks for the uniform draw r, or -1 for no click. It walks the unnormalised weights
+// exp(u − max) against r·z, where z is their sum with the no-click weight, instead of
+// dividing each weight by z as sampleClick does on ClickProbabilities. The two pick the
+// same outcome except for draws within a rounding error of a boundary. The exponentials
+// come from the scratch space's memo, whose lookup is written out in the loop because the
+// compiler does not inline expMemo.exp.
 func (sc *stepScratch) sampleLogit(noClick, r float64) int32 {
 	m := noClick
 	for _, v := range sc.utility {
@@ -592,12 +594,12 @@ func (sc *stepScratch) sampleLogit(noClick, r float64) int32 {
 		sc.prob[k] = w
 		z += w
 	}
+	t := r * z
 	for a, w := range sc.prob {
-		p := w / z
-		if r < p {
+		if t < w {
 			return int32(a)
 		}
-		r -= p
+		t -= w
 	}
 	return -1
 }
