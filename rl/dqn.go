@@ -137,6 +137,9 @@ func (d *DQN) recordWidth() int {
 	return d.k*d.width + d.k + d.Config.Candidates*d.width
 }
 
+// RecordWidth returns the float32 values of one transition in the agent's replay buffer.
+func (d *DQN) RecordWidth() int { return d.recordWidth() }
+
 // ensureActor sizes the acting graph for n sessions. It keeps one graph per session count,
 // so that evaluating with another count does not rebuild the training graph.
 func (d *DQN) ensureActor(n int) error {
@@ -151,7 +154,9 @@ func (d *DQN) ensureActor(n int) error {
 		d.actors[n] = act
 	}
 	d.act = d.actors[n]
-	d.top = make([]int32, max(d.k, d.Config.Candidates))
+	if need := max(d.k, d.Config.Candidates); len(d.top) != need {
+		d.top = make([]int32, need)
+	}
 	return nil
 }
 
