@@ -74,3 +74,18 @@ func sgemmAVX2(m, n, k int, a []float32, ars, acs int, b []float32, ldb int, c [
 		gemmGo(m, n-n16, k, a, ars, acs, b[n16:], ldb, c[n16:], ldc, acc, relu)
 	}
 }
+
+//go:noescape
+func adamAVX2(n int, p, grad, m, v *float32, scale, b1, c1, b2, c2, alpha, eps float32)
+
+// adamStep32 applies the vectorized Adam step to the longest prefix of whole groups of 8
+// values and returns its length; the caller updates the rest.
+func adamStep32(p, g, m, v []float32, scale, b1, b2, alpha, eps float32) int {
+	n := len(p) &^ 7
+	if !useAVX2 || n == 0 {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	adamAVX2(n, &p[0], &g[0], &m[0], &v[0], scale, b1, 1-b1, b2, 1-b2, alpha, eps)
+	return n
+}

@@ -277,3 +277,51 @@ rgloop:
 rgdone:
 	VZEROUPPER
 	RET
+
+// func adamAVX2(n int, p, grad, m, v *float32, scale, b1, c1, b2, c2, alpha, eps float32)
+//
+// One Adam step on the first n - n%8 values: with gi = grad·scale, m = b1·m + c1·gi,
+// v = b2·v + c2·gi², p -= alpha·m/(sqrt(v) + eps).
+TEXT ·adamAVX2(SB), NOSPLIT, $0-68
+	MOVQ         n+0(FP), CX
+	MOVQ         p+8(FP), DI
+	MOVQ         grad+16(FP), SI
+	MOVQ         m+24(FP), R8
+	MOVQ         v+32(FP), R9
+	VBROADCASTSS scale+40(FP), Y8
+	VBROADCASTSS b1+44(FP), Y9
+	VBROADCASTSS c1+48(FP), Y10
+	VBROADCASTSS b2+52(FP), Y11
+	VBROADCASTSS c2+56(FP), Y12
+	VBROADCASTSS alpha+60(FP), Y13
+	VBROADCASTSS eps+64(FP), Y14
+	SHRQ         $3, CX
+	JEQ          adamdone
+
+adamloop:
+	VMOVUPS     (SI), Y0
+	VMULPS      Y8, Y0, Y0
+	VMULPS      (R8), Y9, Y1
+	VFMADD231PS Y0, Y10, Y1
+	VMOVUPS     Y1, (R8)
+	VMULPS      Y0, Y0, Y2
+	VMULPS      (R9), Y11, Y3
+	VFMADD231PS Y2, Y12, Y3
+	VMOVUPS     Y3, (R9)
+	VSQRTPS     Y3, Y3
+	VADDPS      Y14, Y3, Y3
+	VMULPS      Y13, Y1, Y1
+	VDIVPS      Y3, Y1, Y1
+	VMOVUPS     (DI), Y4
+	VSUBPS      Y1, Y4, Y4
+	VMOVUPS     Y4, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	DECQ        CX
+	JNE         adamloop
+
+adamdone:
+	VZEROUPPER
+	RET
