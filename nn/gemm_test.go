@@ -107,3 +107,23 @@ func itoa(n int) string {
 	}
 	return s
 }
+
+// TestSgemmRowsIndependentOfBatch checks that a row's product is the same, bit for bit,
+// whether it is computed alone or in a block of rows, so that splitting a batch across
+// goroutines cannot change any result.
+func TestSgemmRowsIndependentOfBatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const m, n, k = 11, 80, 47
+	a, b := randomF32(rng, m*k), randomF32(rng, k*n)
+	whole := make([]float32, m*n)
+	gemm(m, n, k, a, k, 1, b, n, whole, n, false, true)
+	for i := 0; i < m; i++ {
+		one := make([]float32, n)
+		gemm(1, n, k, a[i*k:(i+1)*k], k, 1, b, n, one, n, false, true)
+		for j := range one {
+			if one[j] != whole[i*n+j] {
+				t.Fatalf("row %d column %d: %g alone, %g in a batch of %d", i, j, one[j], whole[i*n+j], m)
+			}
+		}
+	}
+}

@@ -72,6 +72,7 @@ type Forward[T Float] struct {
 	net  *mlp[T]
 	prog *program[T]
 	out  []T
+	rows int
 }
 
 // NewForward builds a forward-only graph of p for rows input rows.
@@ -84,14 +85,31 @@ func NewForward[T Float](p *Params[T], rows int) (*Forward[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Forward[T]{net: net, prog: prog, out: prog.values[net.out]}, nil
+	if !prog.rowwise() {
+		return nil, fmt.Errorf("nn: a forward pass holds an op that mixes rows")
+	}
+	return &Forward[T]{net: net, prog: prog, out: prog.values[net.out], rows: rows}, nil
 }
 
 // Input returns the [rows, inputs] row-major input buffer that Run reads.
 func (f *Forward[T]) Input() []T { return f.net.input }
 
+// RunRows evaluates the network on the input rows [lo, hi) alone and writes their outputs
+// into the slice that Run returns; the other rows keep their values. Calls on disjoint
+// ranges may run at the same time, and a row's output is the same, bit for bit, as Run
+// gives it with the default kernels. RunRows allocates nothing.
+func (f *Forward[T]) RunRows(lo, hi int) {
+	if lo < 0 || hi > f.Rows() || lo > hi {
+		panic(fmt.Sprintf("nn: rows [%d, %d) outside a forward pass of %d rows", lo, hi, f.Rows()))
+	}
+	f.prog.runRows(lo, hi)
+}
+
+// Output returns the [rows, outputs] row-major output of the last Run or RunRows.
+func (f *Forward[T]) Output() []T { return f.out }
+
 // Rows returns the number of input rows.
-func (f *Forward[T]) Rows() int { return len(f.net.input) / f.net.x.Shape()[1] }
+func (f *Forward[T]) Rows() int { return f.rows }
 
 // Run evaluates the network on Input and returns the [rows, outputs] row-major output.
 // The returned slice is reused by the next Run. Run allocates nothing; its error is

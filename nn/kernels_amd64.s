@@ -104,48 +104,35 @@ k4store:
 
 // func kern1x16(k int, a *float32, acs int, b *float32, ldb int, c *float32, acc, relu bool)
 //
-// The one-row form of kern4x16, for the rows left over after groups of four.
+// The one-row form of kern4x16, for the rows left over after groups of four. It adds the
+// products in the same order as kern4x16, so a row's result does not depend on whether it
+// fell in a group of four: a network's output for a row is the same for any batch.
 TEXT ·kern1x16(SB), NOSPLIT, $0-50
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), R8
-	MOVQ acs+16(FP), R10
-	SHLQ $2, R10
-	MOVQ b+24(FP), SI
-	MOVQ ldb+32(FP), R11
-	SHLQ $2, R11
-	MOVQ c+40(FP), DI
+	MOVQ   k+0(FP), CX
+	MOVQ   a+8(FP), R8
+	MOVQ   acs+16(FP), R10
+	SHLQ   $2, R10
+	MOVQ   b+24(FP), SI
+	MOVQ   ldb+32(FP), R11
+	SHLQ   $2, R11
+	MOVQ   c+40(FP), DI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	CMPQ CX, $2
-	JLT  k1tail
+	TESTQ  CX, CX
+	JEQ    k1done
 
-k1loop2:
+k1loop:
+	VMOVUPS      (SI), Y8
+	VMOVUPS      32(SI), Y9
 	VBROADCASTSS (R8), Y10
-	VFMADD231PS  (SI), Y10, Y0
-	VFMADD231PS  32(SI), Y10, Y1
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
 	ADDQ         R10, R8
 	ADDQ         R11, SI
-	VBROADCASTSS (R8), Y11
-	VFMADD231PS  (SI), Y11, Y2
-	VFMADD231PS  32(SI), Y11, Y3
-	ADDQ         R10, R8
-	ADDQ         R11, SI
-	SUBQ         $2, CX
-	CMPQ         CX, $2
-	JGE          k1loop2
-
-k1tail:
-	TESTQ        CX, CX
-	JEQ          k1done
-	VBROADCASTSS (R8), Y10
-	VFMADD231PS  (SI), Y10, Y0
-	VFMADD231PS  32(SI), Y10, Y1
+	DECQ         CX
+	JNE          k1loop
 
 k1done:
-	VADDPS  Y2, Y0, Y0
-	VADDPS  Y3, Y1, Y1
 	MOVBLZX acc+48(FP), AX
 	TESTL   AX, AX
 	JEQ     k1relu

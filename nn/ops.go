@@ -24,6 +24,12 @@ type kernel[T Float] interface {
 	run(dst []T, src [][]T)
 }
 
+// rowKernel is a kernel whose output rows each depend only on the same rows of its first
+// input, so that disjoint ranges of rows can be computed apart and at the same time.
+type rowKernel[T Float] interface {
+	runRows(dst []T, src [][]T, lo, hi int)
+}
+
 // builder records the children of every node that a fused op adds, which gorgonia keeps
 // private, so that program can order and feed the nodes.
 type builder struct {
@@ -160,15 +166,19 @@ func newLinearOp[T Float](b *builder, rows, in, out int, act string, differentia
 
 func (o *linearOp[T]) Type() hm.Type { return typeOf(3, 0, false) }
 
-func (o *linearOp[T]) run(dst []T, src [][]T) {
-	x, w, bias := src[0], src[1], src[2]
-	for r := 0; r < o.rows; r++ {
-		copy(dst[r*o.out:(r+1)*o.out], bias)
+func (o *linearOp[T]) run(dst []T, src [][]T) { o.runRows(dst, src, 0, o.rows) }
+
+// runRows computes the output rows [lo, hi) alone.
+func (o *linearOp[T]) runRows(dst []T, src [][]T, lo, hi int) {
+	x, w, bias := src[0][lo*o.in:hi*o.in], src[1], src[2]
+	y := dst[lo*o.out : hi*o.out]
+	for r := 0; r < hi-lo; r++ {
+		copy(y[r*o.out:(r+1)*o.out], bias)
 	}
-	gemm(o.rows, o.out, o.in, x, o.in, 1, w, o.out, dst, o.out, true, o.act == "relu")
+	gemm(hi-lo, o.out, o.in, x, o.in, 1, w, o.out, y, o.out, true, o.act == "relu")
 	if o.act == "tanh" {
-		for i, v := range dst {
-			dst[i] = T(math.Tanh(float64(v)))
+		for i, v := range y {
+			y[i] = T(math.Tanh(float64(v)))
 		}
 	}
 }

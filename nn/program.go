@@ -16,6 +16,7 @@ type program[T Float] struct {
 
 type step[T Float] struct {
 	k   kernel[T]
+	rk  rowKernel[T] // k as a row kernel, or nil
 	dst []T
 	src [][]T
 }
@@ -60,7 +61,8 @@ func compile[T Float](b *builder, outputs G.Nodes, preset map[*G.Node][]T) (*pro
 			dst = make([]T, max(1, n.Shape().TotalSize()))
 		}
 		p.values[n], done[n] = dst, true
-		p.steps = append(p.steps, step[T]{k: k, dst: dst, src: src})
+		rk, _ := k.(rowKernel[T])
+		p.steps = append(p.steps, step[T]{k: k, rk: rk, dst: dst, src: src})
 		return nil
 	}
 	for _, n := range outputs {
@@ -76,5 +78,23 @@ func (p *program[T]) run() {
 	for i := range p.steps {
 		s := &p.steps[i]
 		s.k.run(s.dst, s.src)
+	}
+}
+
+// rowwise reports whether every step is a row kernel, so that runRows may be used.
+func (p *program[T]) rowwise() bool {
+	for _, s := range p.steps {
+		if s.rk == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runRows executes every step on the rows [lo, hi) only.
+func (p *program[T]) runRows(lo, hi int) {
+	for i := range p.steps {
+		s := &p.steps[i]
+		s.rk.runRows(s.dst, s.src, lo, hi)
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // TestDQNHotPathsAllocateNothing checks that, once training runs, choosing slates (greedy
-// and exploring), observing a step and a gradient update allocate nothing per call.
+// and exploring, on one goroutine and on two), observing a step and a gradient update
+// allocate nothing per call.
 func TestDQNHotPathsAllocateNothing(t *testing.T) {
 	cat := generated(t, 50)
 	shop := simenv.Config{Persona: simenv.CheapBlue}
@@ -44,6 +45,16 @@ func TestDQNHotPathsAllocateNothing(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("Update: %g allocations per call, want 0", n)
 	}
+	d.ScoreWorkers = 2
+	stop := d.startScoring(env)
+	if n := testing.AllocsPerRun(20, func() {
+		if err := d.Recommend(env, slates); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Recommend on 2 scoring goroutines: %g allocations per call, want 0", n)
+	}
+	stop()
 	d.Greedy = true
 	if n := testing.AllocsPerRun(20, func() {
 		if err := d.Recommend(env, slates); err != nil {

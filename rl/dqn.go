@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/simshop/simshop/nn"
 	"github.com/simshop/simshop/replay"
@@ -51,6 +53,11 @@ type DQN struct {
 	// Greedy switches exploration and learning off, for evaluation.
 	Greedy bool
 
+	// ScoreWorkers is the number of goroutines over which Train spreads the encoding and
+	// scoring of its sessions; 0 means GOMAXPROCS. Every row is scored alone, so the
+	// results are the same for any number.
+	ScoreWorkers int
+
 	// LastLoss is the loss of the most recent update.
 	LastLoss float64
 
@@ -63,6 +70,7 @@ type DQN struct {
 	rowSize int // float32 values per stored row: compactRowSize, or width in the full layout
 
 	act     *nn.Forward[float32]         // scores sessions × items rows
+	pool    *scorePool                   // scoring goroutines while Train runs
 	actors  map[int]*nn.Forward[float32] // acting graphs by session count
 	trainer *nn.Trainer[float32]         // BatchSize × K rows
 	nextQ   *nn.Forward[float32]         // online network on BatchSize × Candidates rows
@@ -226,10 +234,20 @@ func (d *DQN) ensurePending(n int) {
 }
 
 // Scores encodes every session of env and returns Q(s, i) for all sessions and items,
-// row-major [session][item]. The slice is reused by the next call.
+// row-major [session][item]. The slice is reused by the next call. Inside Train the
+// sessions are spread over the scoring goroutines.
 func (d *DQN) Scores(env *simenv.VecEnv) ([]float32, error) {
 	if err := d.ensureActor(env.NumSessions()); err != nil {
 		return nil, err
+	}
+	if p := d.pool; p != nil && p.env == env && len(p.encoders) > 1 {
+		for w := 1; w < len(p.encoders); w++ {
+			p.wg.Add(1)
+			p.work <- w
+		}
+		d.scoreChunk(0)
+		p.wg.Wait()
+		return d.act.Output(), nil
 	}
 	m := d.catalog.Len()
 	in := d.act.Input()
@@ -237,6 +255,56 @@ func (d *DQN) Scores(env *simenv.VecEnv) ([]float32, error) {
 		d.encoder.EncodeSession(env, i, in[i*m*d.width:(i+1)*m*d.width])
 	}
 	return d.act.Run()
+}
+
+// scorePool is the goroutines that score the sessions of one env during Train. Worker w
+// encodes with its own encoder and scores its share of the sessions, rows computed apart
+// with nn.Forward.RunRows; worker 0 is the caller's goroutine.
+type scorePool struct {
+	env      *simenv.VecEnv
+	encoders []*Encoder
+	work     chan int
+	wg       sync.WaitGroup
+}
+
+// startScoring starts the scoring goroutines for env and returns the function that stops
+// them. With one worker it starts nothing.
+func (d *DQN) startScoring(env *simenv.VecEnv) func() {
+	workers := d.ScoreWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, env.NumSessions())
+	if workers <= 1 {
+		return func() {}
+	}
+	p := &scorePool{env: env, encoders: []*Encoder{d.encoder}, work: make(chan int)}
+	for w := 1; w < workers; w++ {
+		p.encoders = append(p.encoders, NewEncoder(d.Encoding, d.catalog))
+		go func() {
+			for w := range p.work {
+				d.scoreChunk(w)
+				p.wg.Done()
+			}
+		}()
+	}
+	d.pool = p
+	return func() {
+		close(p.work)
+		d.pool = nil
+	}
+}
+
+// scoreChunk encodes and scores worker w's share of the pool's sessions.
+func (d *DQN) scoreChunk(w int) {
+	p := d.pool
+	n, m := p.env.NumSessions(), d.catalog.Len()
+	lo, hi := w*n/len(p.encoders), (w+1)*n/len(p.encoders)
+	in := d.act.Input()
+	for i := lo; i < hi; i++ {
+		p.encoders[w].EncodeSession(p.env, i, in[i*m*d.width:(i+1)*m*d.width])
+	}
+	d.act.RunRows(lo*m, hi*m)
 }
 
 // Recommend shows each session its top-K items by Q, with ε-exploration while training.
