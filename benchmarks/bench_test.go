@@ -168,10 +168,10 @@ func BenchmarkDQNUpdate(b *testing.B) {
 	})
 }
 
-// The REINFORCE update benchmark belongs here, as BenchmarkREINFORCEUpdate: it builds a
-// REINFORCE agent at its default configuration, fills one batch of episodes, and passes
-// its update and the update's floating-point operations to benchmarkUpdate, so that it
-// reports the same figures as BenchmarkDQNUpdate.
+// The REINFORCE update benchmark belongs here, as BenchmarkREINFORCEUpdate. It builds a
+// REINFORCE agent at its default configuration and fills one batch of episodes. Then it
+// passes the agent's update and that update's floating-point operations to
+// benchmarkUpdate, which reports the same figures as for BenchmarkDQNUpdate.
 
 // benchmarkUpdate times update b.N times and reports updates and GFLOP per second of
 // wall-clock time and per CPU-second, given the floating-point operations of one update.

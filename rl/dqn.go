@@ -23,7 +23,7 @@ package rl
 //
 // A stored row is compact: the item's index and the features that depend on the session.
 // The item's own features are the same in every session, so an update copies them from
-// the encoder's table; the rows it rebuilds equal the rows the agent scored.
+// the encoder's table. The rebuilt rows equal the rows that the agent scored.
 
 import (
 	"fmt"

@@ -15,7 +15,7 @@ import "C"
 
 import "os"
 
-// init keeps OpenBLAS on the calling thread unless OPENBLAS_NUM_THREADS asks for more.
+// init keeps OpenBLAS on the calling thread unless OPENBLAS_NUM_THREADS sets a count.
 // The products of SimShop's networks are small, and training already runs the simulator
 // and the agent on their own goroutines, so extra BLAS threads would compete with them for
 // the same cores.
