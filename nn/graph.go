@@ -95,9 +95,9 @@ func NewForward[T Float](p *Params[T], rows int) (*Forward[T], error) {
 func (f *Forward[T]) Input() []T { return f.net.input }
 
 // RunRows evaluates the network on the input rows [lo, hi) alone and writes their outputs
-// into the slice that Run returns; the other rows keep their values. Calls on disjoint
-// ranges may run at the same time, and a row's output is the same, bit for bit, as Run
-// gives it with the default kernels. RunRows allocates nothing.
+// into the slice that Run returns. The other rows keep their values. Calls on disjoint
+// ranges may run at the same time. With the default kernels a row's output is the same,
+// bit for bit, as Run gives it. RunRows allocates nothing.
 func (f *Forward[T]) RunRows(lo, hi int) {
 	if lo < 0 || hi > f.Rows() || lo > hi {
 		panic(fmt.Sprintf("nn: rows [%d, %d) outside a forward pass of %d rows", lo, hi, f.Rows()))

@@ -1,7 +1,7 @@
 // Command torchshape prints the flags that make the PyTorch reference
-// (torch_dqn_update.py) time the same DQN update as BenchmarkDQNUpdate: the default
-// Q-network's layer sizes on the generated catalog of 200 items, the training rows
-// (batch × slate size) and the next-state rows that the online and the target network
+// (torch_dqn_update.py) time the same DQN update as BenchmarkDQNUpdate. They are the
+// default Q-network's layer sizes on the generated catalog of 200 items, the training rows
+// (batch × slate size), and the next-state rows that the online and the target network
 // evaluate (2 × batch × candidates).
 package main
 
