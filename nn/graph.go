@@ -97,7 +97,8 @@ func (f *Forward[T]) Input() []T { return f.net.input }
 // RunRows evaluates the network on the input rows [lo, hi) alone and writes their outputs
 // into the slice that Run returns. The other rows keep their values. Calls on disjoint
 // ranges may run at the same time. With the default kernels a row's output is the same,
-// bit for bit, as Run gives it. RunRows allocates nothing.
+// bit for bit, as Run gives it; with OpenBLAS its rounding may differ. RunRows allocates
+// nothing.
 func (f *Forward[T]) RunRows(lo, hi int) {
 	if lo < 0 || hi > f.Rows() || lo > hi {
 		panic(fmt.Sprintf("nn: rows [%d, %d) outside a forward pass of %d rows", lo, hi, f.Rows()))

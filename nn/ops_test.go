@@ -162,7 +162,7 @@ func TestRunsAllocateNothing(t *testing.T) {
 }
 
 // TestRunRowsMatchesRun evaluates a network in two uneven ranges of rows on two goroutines
-// and checks every output against a whole Run, bit for bit.
+// and checks every output against a whole Run, bit for bit with the default kernels.
 func TestRunRowsMatchesRun(t *testing.T) {
 	spec := Spec{Inputs: 47, Hidden: []int{64, 64}, Outputs: 1, Activation: "relu"}
 	rng := rand.New(rand.NewPCG(27, 28))
@@ -186,7 +186,9 @@ func TestRunRowsMatchesRun(t *testing.T) {
 	f.RunRows(97, rows)
 	<-done
 	for i, v := range f.Output() {
-		if v != whole[i] {
+		// OpenBLAS treats the last rows of a product apart, so there a row's rounding
+		// depends on where the range ends.
+		if exact := v == whole[i]; !exact && (BLAS == "go" || math.Abs(float64(v-whole[i])) > 1e-5*math.Max(1, math.Abs(float64(whole[i])))) {
 			t.Fatalf("row %d: %g from RunRows, %g from Run", i, v, whole[i])
 		}
 	}

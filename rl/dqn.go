@@ -54,8 +54,10 @@ type DQN struct {
 	Greedy bool
 
 	// ScoreWorkers is the number of goroutines over which Train spreads the encoding and
-	// scoring of its sessions; 0 means GOMAXPROCS. Every row is scored alone, so the
-	// results are the same for any number.
+	// scoring of its sessions. 0 means GOMAXPROCS in the default build, whose kernels
+	// score every row alone, so that the results are the same for any number. With
+	// OpenBLAS (nn.BLAS "openblas") the rounding of a row depends on the split, so there
+	// 0 means 1 and a run is repeatable only with the same ScoreWorkers.
 	ScoreWorkers int
 
 	// LastLoss is the loss of the most recent update.
@@ -272,7 +274,10 @@ type scorePool struct {
 func (d *DQN) startScoring(env *simenv.VecEnv) func() {
 	workers := d.ScoreWorkers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = 1
+		if nn.BLAS == "go" {
+			workers = runtime.GOMAXPROCS(0)
+		}
 	}
 	workers = min(workers, env.NumSessions())
 	if workers <= 1 {
