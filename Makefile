@@ -10,7 +10,7 @@ EPISODES  ?= 1000
 PERSONAS  := cheap_blue exposure_buyer value_seeker
 FUZZTIME  ?= 60s
 
-.PHONY: build run test bench fuzz lint clean
+.PHONY: build run test bench bench-compare fuzz lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/simshop-train
@@ -33,6 +33,14 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Time the DQN update against PyTorch on the same shapes, one thread each; see BENCHMARKS.md.
+# Needs python3-torch. TAGS=openblas measures the OpenBLAS build; the last line printed is
+# "dqn-update vs torch: R.RRx".
+TAGS        ?=
+TORCH_BENCH ?= ../shared/bench/torch_dqn_update.py
+bench-compare:
+	TAGS="$(TAGS)" TORCH_BENCH="$(TORCH_BENCH)" python3 benchmarks/compare.py
 
 # Fuzz checkpoints.Decode for FUZZTIME. The seed corpus is checkpoints/testdata/fuzz/FuzzDecode,
 # and go test writes any failing input there. Minimizing a new input is capped at 5 s, so that

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/simshop/simshop/replay"
@@ -110,7 +111,22 @@ func trainedAgent(b *testing.B, cat *simenv.Catalog, sessions int) (*rl.DQN, *si
 	return d, env
 }
 
-// BenchmarkDQNScore reports how fast the DQN scores every catalog item for N sessions.
+// cpuTimer measures the process CPU time of a benchmark's timed loop. On a machine shared
+// with other jobs it is steadier than the wall clock, which also counts the time the
+// benchmark waited for a core.
+type cpuTimer struct{ start float64 }
+
+func startCPU() cpuTimer { return cpuTimer{processCPUSeconds()} }
+
+// report adds count per CPU-second, when the system reports CPU time, as unit "/cpu-s".
+func (c cpuTimer) report(b *testing.B, count float64, unit string) {
+	if cpu := processCPUSeconds() - c.start; cpu > 0 {
+		b.ReportMetric(count/cpu, unit+"/cpu-s")
+	}
+}
+
+// BenchmarkDQNScore reports how fast the DQN scores every catalog item for N sessions:
+// encoding the sessions and one forward pass over sessions × items rows.
 func BenchmarkDQNScore(b *testing.B) {
 	for _, items := range []int{200, 1338} {
 		b.Run(fmt.Sprintf("items=%d/sessions=16", items), func(b *testing.B) {
@@ -118,6 +134,7 @@ func BenchmarkDQNScore(b *testing.B) {
 			d, env := trainedAgent(b, cat, 16)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU()
 			for i := 0; i < b.N; i++ {
 				if _, err := d.Scores(env); err != nil {
 					b.Fatal(err)
@@ -128,34 +145,56 @@ func BenchmarkDQNScore(b *testing.B) {
 			flops := 2 * rows * float64(d.Online.Spec.MACsPerRow())
 			b.ReportMetric(float64(b.N*16)/sec, "sessions/s")
 			b.ReportMetric(float64(b.N)*flops/sec/1e9, "GFLOP/s")
+			cpu.report(b, float64(b.N*16), "sessions")
 		})
 	}
 }
 
-// BenchmarkDQNUpdate reports gradient updates per second at the default batch.
+// BenchmarkDQNUpdate reports gradient updates per second at the default Q-network and
+// batch. make bench-compare runs it against PyTorch on the same shapes.
 func BenchmarkDQNUpdate(b *testing.B) {
 	cat := catalog(b, 200)
 	d, _ := trainedAgent(b, cat, 16)
+	cfg := d.Config
+	// Forward and backward on batch × slate rows (about 3 forward passes), plus forward
+	// passes of the online and the target network over batch × candidates rows each. This
+	// is the count of the PyTorch reference with --batch 192 --target-rows 768.
+	rows := 3*float64(cfg.BatchSize*3) + 2*float64(cfg.BatchSize*cfg.Candidates)
+	benchmarkUpdate(b, 2*rows*float64(d.Online.Spec.MACsPerRow()), func() error {
+		if ok, err := d.Update(); err != nil || !ok {
+			return fmt.Errorf("update: ok %v, err %v", ok, err)
+		}
+		return nil
+	})
+}
+
+// The REINFORCE update benchmark belongs here, as BenchmarkREINFORCEUpdate. It builds a
+// REINFORCE agent at its default configuration and fills one batch of episodes. Then it
+// passes the agent's update and that update's floating-point operations to
+// benchmarkUpdate, which reports the same figures as for BenchmarkDQNUpdate.
+
+// benchmarkUpdate times update b.N times and reports updates and GFLOP per second of
+// wall-clock time and per CPU-second, given the floating-point operations of one update.
+func benchmarkUpdate(b *testing.B, flops float64, update func() error) {
+	b.Helper()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
-		if ok, err := d.Update(); err != nil || !ok {
-			b.Fatalf("update: ok %v, err %v", ok, err)
+		if err := update(); err != nil {
+			b.Fatal(err)
 		}
 	}
 	sec := b.Elapsed().Seconds()
-	cfg := d.Config
-	// Forward and backward on batch×slate rows (about 3 forward passes), plus two forward
-	// passes over batch×candidates rows.
-	rows := 3*float64(cfg.BatchSize*3) + 2*float64(cfg.BatchSize*cfg.Candidates)
-	flops := 2 * rows * float64(d.Online.Spec.MACsPerRow())
 	b.ReportMetric(float64(b.N)/sec, "updates/s")
 	b.ReportMetric(float64(b.N)*flops/sec/1e9, "GFLOP/s")
+	cpu.report(b, float64(b.N), "updates")
 }
 
-// BenchmarkReplay reports transitions added and sampled per second at the DQN's record width.
+// BenchmarkReplay reports transitions added and sampled per second at the DQN's default
+// record width, and the buffer's bytes per transition.
 func BenchmarkReplay(b *testing.B) {
-	const width = 9 * 52
+	width := defaultRecordWidth(b)
 	buf, err := replay.New(50_000, width)
 	if err != nil {
 		b.Fatal(err)
@@ -170,18 +209,86 @@ func BenchmarkReplay(b *testing.B) {
 		buf.Sample(rng, idx)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "add+sample/s")
+	b.ReportMetric(float64(buf.Bytes())/float64(buf.Cap()), "bytes/transition")
+	b.ReportMetric(float64(replay.BytesFor(1_000_000, width))/(1<<30), "GiB/1M")
 }
 
-// BenchmarkTrain reports shopper-steps per second of DQN training at the default settings:
-// 16 sessions, 200 items, one update per vectorized step.
-func BenchmarkTrain(b *testing.B) {
-	cat := catalog(b, 200)
-	d, env := trainedAgent(b, cat, 16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := d.EnvSteps
-	if err := d.Train(context.Background(), env, rl.TrainOptions{Steps: start + int64(b.N)*16}); err != nil {
+// BenchmarkReplayMemory allocates a buffer of one million transitions at the DQN's default
+// record width, fills it, and reports the heap it took per transition, measured by the
+// runtime rather than computed.
+func BenchmarkReplayMemory(b *testing.B) {
+	width := defaultRecordWidth(b)
+	const capacity = 1_000_000
+	rec := make([]float32, width)
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		buf, err := replay.New(capacity, width)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := 0; j < capacity; j++ {
+			buf.Add(rec, j%30 == 29)
+		}
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/capacity, "bytes/transition")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<30), "GiB/1M")
+		runtime.KeepAlive(buf)
+	}
+}
+
+// defaultRecordWidth returns the replay record width of a DQN at the default configuration
+// on the generated catalog of 200 items.
+func defaultRecordWidth(b *testing.B) int {
+	d, err := rl.NewDQN(rl.DefaultDQNConfig(), catalog(b, 200), simenv.Config{Persona: simenv.CheapBlue}, 1)
+	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(d.EnvSteps-start)/b.Elapsed().Seconds(), "shopper-steps/s")
+	return d.RecordWidth()
+}
+
+// BenchmarkTrain reports shopper-steps (env-steps) per second of DQN training at the
+// default settings: 16 sessions, 200 items, one update per vectorized step.
+func BenchmarkTrain(b *testing.B) {
+	benchmarkTrain(b, rl.DefaultDQNConfig())
+}
+
+// BenchmarkTrainUpdateEvery reports the same with fewer updates: one every 4 and every 16
+// vectorized steps. The default configuration updates on every step; these rows show how
+// much of training's time the updates take.
+func BenchmarkTrainUpdateEvery(b *testing.B) {
+	for _, every := range []int{4, 16} {
+		b.Run(fmt.Sprintf("every=%d", every), func(b *testing.B) {
+			cfg := rl.DefaultDQNConfig()
+			cfg.UpdateEvery = every
+			benchmarkTrain(b, cfg)
+		})
+	}
+}
+
+func benchmarkTrain(b *testing.B, cfg rl.DQNConfig) {
+	cat := catalog(b, 200)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	d, err := rl.NewDQN(cfg, cat, shop, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const sessions = 16
+	env, err := simenv.NewVecEnv(cat, shop, sessions, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Train(context.Background(), env, rl.TrainOptions{Steps: int64(d.Config.LearningStarts + sessions)}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	start := d.EnvSteps
+	if err := d.Train(context.Background(), env, rl.TrainOptions{Steps: start + int64(b.N)*sessions}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(d.EnvSteps-start)/b.Elapsed().Seconds(), "env-steps/s")
+	cpu.report(b, float64(d.EnvSteps-start), "env-steps")
 }

@@ -19,36 +19,28 @@ func dtypeOf[T Float]() tensor.Dtype {
 // mlp is the graph of one network for a fixed number of rows.
 type mlp[T Float] struct {
 	g       *G.ExprGraph
+	b       *builder
 	x       *G.Node // [rows, inputs]
 	input   []T     // backing of x
 	out     *G.Node // [rows, outputs]
 	weights G.Nodes // one node per Params tensor, in the same order
 }
 
-// buildMLP adds the network of p to a new graph. Every weight node is bound to a tensor
-// whose backing array is the Params slice itself, so updates to p are seen by the next run.
-//
-// A bias is added as ones[rows,1] × bias[1,out], an outer product computed by matrix
-// multiplication, rather than with BroadcastAdd, whose gradient is unreliable in gorgonia
-// v0.9.18.
+// buildMLP adds the network of p to a new graph, one fused linear op (ops.go) per layer.
+// Every weight node is bound to a tensor whose backing array is the Params slice itself,
+// so updates to p are seen by the next run. The first layer does not differentiate with
+// respect to its input, which is data.
 func buildMLP[T Float](p *Params[T], rows int) (*mlp[T], error) {
 	if rows < 1 {
 		return nil, fmt.Errorf("nn: a graph needs at least 1 row, got %d", rows)
 	}
 	dt := dtypeOf[T]()
-	m := &mlp[T]{g: G.NewGraph()}
+	m := &mlp[T]{g: G.NewGraph(), b: newBuilder()}
 	spec := p.Spec
 
 	m.input = make([]T, rows*spec.Inputs)
 	xT := tensor.New(tensor.WithShape(rows, spec.Inputs), tensor.WithBacking(m.input))
 	m.x = G.NewMatrix(m.g, dt, G.WithShape(rows, spec.Inputs), G.WithName("x"), G.WithValue(xT))
-
-	ones := make([]T, rows)
-	for i := range ones {
-		ones[i] = 1
-	}
-	onesT := tensor.New(tensor.WithShape(rows, 1), tensor.WithBacking(ones))
-	onesNode := G.NewConstant(onesT, G.WithName("ones"))
 
 	h := m.x
 	layers := len(p.Tensors) / 2
@@ -60,28 +52,14 @@ func buildMLP[T Float](p *Params[T], rows int) (*mlp[T], error) {
 			G.WithValue(tensor.New(tensor.WithShape(1, b.Shape[1]), tensor.WithBacking(b.Data))))
 		m.weights = append(m.weights, wNode, bNode)
 
-		xw, err := G.Mul(h, wNode)
-		if err != nil {
-			return nil, fmt.Errorf("nn: layer %d: %w", l, err)
-		}
-		bias, err := G.Mul(onesNode, bNode)
-		if err != nil {
-			return nil, fmt.Errorf("nn: layer %d bias: %w", l, err)
-		}
-		if h, err = G.Add(xw, bias); err != nil {
-			return nil, fmt.Errorf("nn: layer %d: %w", l, err)
-		}
+		act := spec.Activation
 		if l == layers-1 {
-			break
+			act = ""
 		}
-		switch spec.Activation {
-		case "relu":
-			h, err = G.Rectify(h)
-		case "tanh":
-			h, err = G.Tanh(h)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("nn: layer %d activation: %w", l, err)
+		op := newLinearOp[T](m.b, rows, w.Shape[0], w.Shape[1], act, l > 0)
+		var err error
+		if h, err = m.b.apply(op, h, wNode, bNode); err != nil {
+			return nil, fmt.Errorf("nn: layer %d: %w", l, err)
 		}
 	}
 	m.out = h
@@ -91,8 +69,10 @@ func buildMLP[T Float](p *Params[T], rows int) (*mlp[T], error) {
 // Forward evaluates a network on a fixed number of rows. Its graph has no gradient nodes.
 // A Forward is not safe for concurrent use.
 type Forward[T Float] struct {
-	net *mlp[T]
-	vm  G.VM
+	net  *mlp[T]
+	prog *program[T]
+	out  []T
+	rows int
 }
 
 // NewForward builds a forward-only graph of p for rows input rows.
@@ -101,23 +81,43 @@ func NewForward[T Float](p *Params[T], rows int) (*Forward[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Forward[T]{net: net, vm: G.NewTapeMachine(net.g)}, nil
+	prog, err := compile[T](net.b, G.Nodes{net.out}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !prog.rowwise() {
+		return nil, fmt.Errorf("nn: a forward pass holds an op that mixes rows")
+	}
+	return &Forward[T]{net: net, prog: prog, out: prog.values[net.out], rows: rows}, nil
 }
 
 // Input returns the [rows, inputs] row-major input buffer that Run reads.
 func (f *Forward[T]) Input() []T { return f.net.input }
 
+// RunRows evaluates the network on the input rows [lo, hi) alone and writes their outputs
+// into the slice that Run returns. The other rows keep their values. Calls on disjoint
+// ranges may run at the same time. With the default kernels a row's output is the same,
+// bit for bit, as Run gives it; with OpenBLAS its rounding may differ. RunRows allocates
+// nothing.
+func (f *Forward[T]) RunRows(lo, hi int) {
+	if lo < 0 || hi > f.Rows() || lo > hi {
+		panic(fmt.Sprintf("nn: rows [%d, %d) outside a forward pass of %d rows", lo, hi, f.Rows()))
+	}
+	f.prog.runRows(lo, hi)
+}
+
+// Output returns the [rows, outputs] row-major output of the last Run or RunRows.
+func (f *Forward[T]) Output() []T { return f.out }
+
 // Rows returns the number of input rows.
-func (f *Forward[T]) Rows() int { return len(f.net.input) / f.net.x.Shape()[1] }
+func (f *Forward[T]) Rows() int { return f.rows }
 
 // Run evaluates the network on Input and returns the [rows, outputs] row-major output.
-// The returned slice is reused by the next Run.
+// The returned slice is reused by the next Run. Run allocates nothing; its error is
+// always nil and stays for callers written against gorgonia's machines.
 func (f *Forward[T]) Run() ([]T, error) {
-	f.vm.Reset()
-	if err := f.vm.RunAll(); err != nil {
-		return nil, fmt.Errorf("nn: forward pass: %w", err)
-	}
-	return f.net.out.Value().Data().([]T), nil
+	f.prog.run()
+	return f.out, nil
 }
 
 // Loss names a regression loss between the network's output and a target.
@@ -137,7 +137,9 @@ type Trainer[T Float] struct {
 	target []T
 	cost   *G.Node
 	grads  G.Nodes
-	vm     G.VM
+	prog   *program[T]
+	loss   []T // the cost's buffer
+	out    []T // the network output's buffer
 	// Grads receives, after each Run, the gradient of each Params tensor in the same order.
 	Grads [][]T
 }
@@ -156,19 +158,12 @@ func NewTrainer[T Float](p *Params[T], rows int, loss Loss) (*Trainer[T], error)
 	yT := tensor.New(tensor.WithShape(rows, 1), tensor.WithBacking(t.target))
 	y := G.NewMatrix(net.g, dt, G.WithShape(rows, 1), G.WithName("target"), G.WithValue(yT))
 
-	diff, err := G.Sub(net.out, y)
-	if err != nil {
-		return nil, fmt.Errorf("nn: loss: %w", err)
-	}
 	switch loss {
-	case LossHuber:
-		t.cost, err = huberMean(net.g, diff, rows)
-	case LossSquared:
-		t.cost, err = squaredMean(net.g, diff, rows)
+	case LossHuber, LossSquared:
 	default:
 		return nil, fmt.Errorf("nn: unknown loss %q; use %q or %q", loss, LossHuber, LossSquared)
 	}
-	if err != nil {
+	if t.cost, err = net.b.apply(newLossOp[T](net.b, loss, rows), net.out, y); err != nil {
 		return nil, fmt.Errorf("nn: loss: %w", err)
 	}
 	if t.grads, err = G.Grad(t.cost, net.weights...); err != nil {
@@ -178,7 +173,16 @@ func NewTrainer[T Float](p *Params[T], rows int, loss Loss) (*Trainer[T], error)
 	for i, pt := range p.Tensors {
 		t.Grads[i] = make([]T, len(pt.Data))
 	}
-	t.vm = G.NewTapeMachine(net.g)
+	// Gradients are written straight into Grads.
+	preset := map[*G.Node][]T{}
+	for i, g := range t.grads {
+		preset[g] = t.Grads[i]
+	}
+	outputs := append(G.Nodes{t.cost, net.out}, t.grads...)
+	if t.prog, err = compile[T](net.b, outputs, preset); err != nil {
+		return nil, err
+	}
+	t.loss, t.out = t.prog.values[t.cost], t.prog.values[net.out]
 	return t, nil
 }
 
@@ -189,99 +193,13 @@ func (t *Trainer[T]) Input() []T { return t.net.input }
 func (t *Trainer[T]) Target() []T { return t.target }
 
 // Run computes the loss and writes the gradients into Grads. Each run's gradients are
-// fresh: they are read from the gradient nodes, never accumulated into dual values.
+// fresh: every gradient kernel overwrites its buffer, never adds to it. Run allocates
+// nothing; its error is always nil and stays for callers written against gorgonia's
+// machines.
 func (t *Trainer[T]) Run() (T, error) {
-	t.vm.Reset()
-	if err := t.vm.RunAll(); err != nil {
-		return 0, fmt.Errorf("nn: loss and gradient: %w", err)
-	}
-	for i, g := range t.grads {
-		copy(t.Grads[i], g.Value().Data().([]T))
-	}
-	return t.cost.Value().Data().(T), nil
+	t.prog.run()
+	return t.loss[0], nil
 }
 
 // Output returns the network's outputs of the last Run, one per row.
-func (t *Trainer[T]) Output() []T { return t.net.out.Value().Data().([]T) }
-
-// huberMean returns mean(huber(d)) written with differentiable gorgonia ops:
-// with a = |d| and m = min(a, 1), huber(d) = m²/2 + (a - m).
-func huberMean(g *G.ExprGraph, d *G.Node, rows int) (*G.Node, error) {
-	one := constantLike(d, 1)
-	a, err := G.Abs(d)
-	if err != nil {
-		return nil, err
-	}
-	m, err := G.MinBetween(a, one)
-	if err != nil {
-		return nil, err
-	}
-	m2, err := G.Square(m)
-	if err != nil {
-		return nil, err
-	}
-	quadratic, err := G.Sum(m2)
-	if err != nil {
-		return nil, err
-	}
-	linear, err := G.Sub(a, m)
-	if err != nil {
-		return nil, err
-	}
-	linearSum, err := G.Sum(linear)
-	if err != nil {
-		return nil, err
-	}
-	half := scalarLike(d, 0.5)
-	halfQuadratic, err := G.Mul(quadratic, half)
-	if err != nil {
-		return nil, err
-	}
-	total, err := G.Add(halfQuadratic, linearSum)
-	if err != nil {
-		return nil, err
-	}
-	return G.Mul(total, scalarLike(d, 1/float64(rows)))
-}
-
-// squaredMean returns mean(d²/2).
-func squaredMean(g *G.ExprGraph, d *G.Node, rows int) (*G.Node, error) {
-	sq, err := G.Square(d)
-	if err != nil {
-		return nil, err
-	}
-	s, err := G.Sum(sq)
-	if err != nil {
-		return nil, err
-	}
-	return G.Mul(s, scalarLike(d, 0.5/float64(rows)))
-}
-
-// constantLike returns a constant node with n's shape and dtype, filled with v.
-func constantLike(n *G.Node, v float64) *G.Node {
-	shape := n.Shape().Clone()
-	size := shape.TotalSize()
-	var t *tensor.Dense
-	if n.Dtype() == tensor.Float64 {
-		data := make([]float64, size)
-		for i := range data {
-			data[i] = v
-		}
-		t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
-	} else {
-		data := make([]float32, size)
-		for i := range data {
-			data[i] = float32(v)
-		}
-		t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))
-	}
-	return G.NewConstant(t)
-}
-
-// scalarLike returns a scalar constant of n's dtype.
-func scalarLike(n *G.Node, v float64) *G.Node {
-	if n.Dtype() == tensor.Float64 {
-		return G.NewConstant(v)
-	}
-	return G.NewConstant(float32(v))
-}
+func (t *Trainer[T]) Output() []T { return t.out }

@@ -43,6 +43,14 @@ func (b *Buffer) Cap() int { return b.capacity }
 // Width returns the number of float32 values per transition.
 func (b *Buffer) Width() int { return b.width }
 
+// Bytes returns the memory that the buffer's storage takes: Width float32 values and a
+// one-byte terminal flag for every transition of its capacity.
+func (b *Buffer) Bytes() int64 { return BytesFor(b.capacity, b.width) }
+
+// BytesFor returns what Bytes would return for a buffer of capacity transitions of width
+// values, without allocating it.
+func BytesFor(capacity, width int) int64 { return int64(capacity) * (4*int64(width) + 1) }
+
 // Cursor returns the index that the next Add overwrites.
 func (b *Buffer) Cursor() int { return b.cursor }
 

@@ -20,11 +20,17 @@ package rl
 //     stores those items' features, so an update never encodes the catalog again.
 //   - Exploration is per slate position: each position shows a uniformly random item with
 //     probability ε, instead of the whole slate being random.
+//
+// A stored row is compact: the item's index and the features that depend on the session.
+// The item's own features are the same in every session, so an update copies them from
+// the encoder's table. The rebuilt rows equal the rows that the agent scored.
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/simshop/simshop/nn"
 	"github.com/simshop/simshop/replay"
@@ -47,6 +53,13 @@ type DQN struct {
 	// Greedy switches exploration and learning off, for evaluation.
 	Greedy bool
 
+	// ScoreWorkers is the number of goroutines over which Train spreads the encoding and
+	// scoring of its sessions. 0 means GOMAXPROCS in the default build, whose kernels
+	// score every row alone, so that the results are the same for any number. With
+	// OpenBLAS (nn.BLAS "openblas") the rounding of a row depends on the split, so there
+	// 0 means 1 and a run is repeatable only with the same ScoreWorkers.
+	ScoreWorkers int
+
 	// LastLoss is the loss of the most recent update.
 	LastLoss float64
 
@@ -56,8 +69,10 @@ type DQN struct {
 	encoder *Encoder
 	k       int // slate size
 	width   int // features per row
+	rowSize int // float32 values per stored row: compactRowSize, or width in the full layout
 
 	act     *nn.Forward[float32]         // scores sessions × items rows
+	pool    *scorePool                   // scoring goroutines while Train runs
 	actors  map[int]*nn.Forward[float32] // acting graphs by session count
 	trainer *nn.Trainer[float32]         // BatchSize × K rows
 	nextQ   *nn.Forward[float32]         // online network on BatchSize × Candidates rows
@@ -111,6 +126,10 @@ func (d *DQN) attach(cat *simenv.Catalog, k int) error {
 	d.encoder = NewEncoder(d.Encoding, cat)
 	d.k = k
 	d.width = d.Encoding.Width()
+	if cat.Len() > maxCompactItems {
+		return fmt.Errorf("rl: the catalog has %d items; the DQN stores item indices as float32 and supports at most %d", cat.Len(), maxCompactItems)
+	}
+	d.rowSize = d.compactRowSize()
 	var err error
 	if d.trainer, err = nn.NewTrainer(d.Online, d.Config.BatchSize*k, nn.LossHuber); err != nil {
 		return err
@@ -131,11 +150,57 @@ func (d *DQN) Name() string { return "dqn" }
 // StartSession is a no-op: the greedy policy needs no per-session randomness.
 func (d *DQN) StartSession(i int, seed uint64) {}
 
-// recordWidth returns the float32 values of one stored transition: the slate's K feature
-// rows, K per-item rewards and Candidates next-state feature rows.
-func (d *DQN) recordWidth() int {
-	return d.k*d.width + d.k + d.Config.Candidates*d.width
+// maxCompactItems is the largest catalog whose item indices float32 holds exactly.
+const maxCompactItems = 1 << 24
+
+// recordWidth returns the float32 values of one stored transition: the slate's K stored
+// rows, K per-item rewards and Candidates stored rows of the next state.
+func (d *DQN) recordWidth() int { return d.recordWidthFor(d.rowSize) }
+
+func (d *DQN) recordWidthFor(rowSize int) int {
+	return d.k*rowSize + d.k + d.Config.Candidates*rowSize
 }
+
+// compactRowSize returns the values of a compact stored row: the item's index, then the
+// features from the encoder's history offset on, which depend on the session.
+func (d *DQN) compactRowSize() int { return 1 + d.width - d.encoder.history }
+
+// useLayout selects the stored-row layout that matches a saved record width: compact, or
+// the full feature rows that earlier versions stored. It reports whether either matches.
+func (d *DQN) useLayout(recordWidth int) bool {
+	for _, size := range []int{d.compactRowSize(), d.width} {
+		if d.recordWidthFor(size) == recordWidth {
+			d.rowSize = size
+			return true
+		}
+	}
+	return false
+}
+
+// packRow stores the feature row of item into dst, which holds rowSize values.
+func (d *DQN) packRow(dst []float32, item int32, row []float32) {
+	if d.rowSize == d.width {
+		copy(dst, row)
+		return
+	}
+	dst[0] = float32(item)
+	copy(dst[1:], row[d.encoder.history:])
+}
+
+// unpackRow rebuilds into dst, which holds width values, the feature row stored in src.
+func (d *DQN) unpackRow(dst, src []float32) {
+	if d.rowSize == d.width {
+		copy(dst, src)
+		return
+	}
+	h := d.encoder.history
+	item := int(src[0])
+	copy(dst[:h], d.encoder.static[item*d.width:item*d.width+h])
+	copy(dst[h:], src[1:])
+}
+
+// RecordWidth returns the float32 values of one transition in the agent's replay buffer.
+func (d *DQN) RecordWidth() int { return d.recordWidth() }
 
 // ensureActor sizes the acting graph for n sessions. It keeps one graph per session count,
 // so that evaluating with another count does not rebuild the training graph.
@@ -151,7 +216,9 @@ func (d *DQN) ensureActor(n int) error {
 		d.actors[n] = act
 	}
 	d.act = d.actors[n]
-	d.top = make([]int32, max(d.k, d.Config.Candidates))
+	if need := max(d.k, d.Config.Candidates); len(d.top) != need {
+		d.top = make([]int32, need)
+	}
 	return nil
 }
 
@@ -169,10 +236,20 @@ func (d *DQN) ensurePending(n int) {
 }
 
 // Scores encodes every session of env and returns Q(s, i) for all sessions and items,
-// row-major [session][item]. The slice is reused by the next call.
+// row-major [session][item]. The slice is reused by the next call. Inside Train the
+// sessions are spread over the scoring goroutines.
 func (d *DQN) Scores(env *simenv.VecEnv) ([]float32, error) {
 	if err := d.ensureActor(env.NumSessions()); err != nil {
 		return nil, err
+	}
+	if p := d.pool; p != nil && p.env == env && len(p.encoders) > 1 {
+		for w := 1; w < len(p.encoders); w++ {
+			p.wg.Add(1)
+			p.work <- w
+		}
+		d.scoreChunk(0)
+		p.wg.Wait()
+		return d.act.Output(), nil
 	}
 	m := d.catalog.Len()
 	in := d.act.Input()
@@ -180,6 +257,59 @@ func (d *DQN) Scores(env *simenv.VecEnv) ([]float32, error) {
 		d.encoder.EncodeSession(env, i, in[i*m*d.width:(i+1)*m*d.width])
 	}
 	return d.act.Run()
+}
+
+// scorePool is the goroutines that score the sessions of one env during Train. Worker w
+// encodes with its own encoder and scores its share of the sessions, rows computed apart
+// with nn.Forward.RunRows; worker 0 is the caller's goroutine.
+type scorePool struct {
+	env      *simenv.VecEnv
+	encoders []*Encoder
+	work     chan int
+	wg       sync.WaitGroup
+}
+
+// startScoring starts the scoring goroutines for env and returns the function that stops
+// them. With one worker it starts nothing.
+func (d *DQN) startScoring(env *simenv.VecEnv) func() {
+	workers := d.ScoreWorkers
+	if workers <= 0 {
+		workers = 1
+		if nn.BLAS == "go" {
+			workers = runtime.GOMAXPROCS(0)
+		}
+	}
+	workers = min(workers, env.NumSessions())
+	if workers <= 1 {
+		return func() {}
+	}
+	p := &scorePool{env: env, encoders: []*Encoder{d.encoder}, work: make(chan int)}
+	for w := 1; w < workers; w++ {
+		p.encoders = append(p.encoders, NewEncoder(d.Encoding, d.catalog))
+		go func() {
+			for w := range p.work {
+				d.scoreChunk(w)
+				p.wg.Done()
+			}
+		}()
+	}
+	d.pool = p
+	return func() {
+		close(p.work)
+		d.pool = nil
+	}
+}
+
+// scoreChunk encodes and scores worker w's share of the pool's sessions.
+func (d *DQN) scoreChunk(w int) {
+	p := d.pool
+	n, m := p.env.NumSessions(), d.catalog.Len()
+	lo, hi := w*n/len(p.encoders), (w+1)*n/len(p.encoders)
+	in := d.act.Input()
+	for i := lo; i < hi; i++ {
+		p.encoders[w].EncodeSession(p.env, i, in[i*m*d.width:(i+1)*m*d.width])
+	}
+	d.act.RunRows(lo*m, hi*m)
 }
 
 // Recommend shows each session its top-K items by Q, with ε-exploration while training.
@@ -217,9 +347,9 @@ func (d *DQN) Recommend(env *simenv.VecEnv, slates []int32) error {
 		}
 		if d.waiting[i] {
 			rec := d.pending[i]
-			next := rec[d.k*d.width+d.k:]
+			next := rec[d.k*d.rowSize+d.k:]
 			for c, item := range d.top[:d.Config.Candidates] {
-				copy(next[c*d.width:(c+1)*d.width], rows[int(item)*d.width:(int(item)+1)*d.width])
+				d.packRow(next[c*d.rowSize:(c+1)*d.rowSize], item, rows[int(item)*d.width:(int(item)+1)*d.width])
 			}
 			d.buffer.Add(rec, false)
 			d.waiting[i] = false
@@ -242,7 +372,7 @@ func (d *DQN) Recommend(env *simenv.VecEnv, slates []int32) error {
 		// Remember the slate's feature rows for the transition that Observe completes.
 		rec := d.pending[i]
 		for a, item := range slate {
-			copy(rec[a*d.width:(a+1)*d.width], rows[int(item)*d.width:(int(item)+1)*d.width])
+			d.packRow(rec[a*d.rowSize:(a+1)*d.rowSize], item, rows[int(item)*d.width:(int(item)+1)*d.width])
 		}
 	}
 	return nil
@@ -252,7 +382,7 @@ func (d *DQN) Recommend(env *simenv.VecEnv, slates []int32) error {
 // ended its session is stored at once; the others wait for their next state.
 func (d *DQN) Observe(out *simenv.StepResult) {
 	for i := range d.pending {
-		rewards := d.pending[i][d.k*d.width : d.k*d.width+d.k]
+		rewards := d.pending[i][d.k*d.rowSize : d.k*d.rowSize+d.k]
 		clear(rewards)
 		if c := out.Click[i]; c >= 0 {
 			rewards[c] = float32(out.Reward[i])
@@ -278,11 +408,13 @@ func (d *DQN) Update() (bool, error) {
 	d.buffer.Sample(d.rng, d.batch)
 
 	// Next-state values: select A' by the online network, evaluate it with the target network.
-	candRows := cfg.Candidates * d.width
 	nextIn, nextInT := d.nextQ.Input(), d.nextQT.Input()
 	for b, idx := range d.batch {
-		rec := d.buffer.Record(idx)
-		copy(nextIn[b*candRows:(b+1)*candRows], rec[d.k*d.width+d.k:])
+		next := d.buffer.Record(idx)[d.k*d.rowSize+d.k:]
+		for c := 0; c < cfg.Candidates; c++ {
+			row := b*cfg.Candidates + c
+			d.unpackRow(nextIn[row*d.width:(row+1)*d.width], next[c*d.rowSize:(c+1)*d.rowSize])
+		}
 	}
 	copy(nextInT, nextIn)
 	qOnline, err := d.nextQ.Run()
@@ -296,10 +428,12 @@ func (d *DQN) Update() (bool, error) {
 
 	// Targets y_i = r_i + γ·mean_{j∈A'} Q_target(s', j), without the bootstrap at session end.
 	in, target := d.trainer.Input(), d.trainer.Target()
-	slateRows := d.k * d.width
 	for b, idx := range d.batch {
 		rec := d.buffer.Record(idx)
-		copy(in[b*slateRows:(b+1)*slateRows], rec[:slateRows])
+		for a := 0; a < d.k; a++ {
+			row := b*d.k + a
+			d.unpackRow(in[row*d.width:(row+1)*d.width], rec[a*d.rowSize:(a+1)*d.rowSize])
+		}
 		next := 0.0
 		if !d.buffer.Terminal(idx) {
 			topK(qOnline[b*cfg.Candidates:(b+1)*cfg.Candidates], d.top[:d.k])
@@ -309,7 +443,7 @@ func (d *DQN) Update() (bool, error) {
 			next /= float64(d.k)
 		}
 		for a := 0; a < d.k; a++ {
-			target[b*d.k+a] = float32(float64(rec[slateRows+a]) + cfg.Gamma*next)
+			target[b*d.k+a] = float32(float64(rec[d.k*d.rowSize+a]) + cfg.Gamma*next)
 		}
 	}
 

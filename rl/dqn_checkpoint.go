@@ -121,9 +121,10 @@ func (d *DQN) loadResumeState(f *checkpoints.File) error {
 	d.LastLoss = t.LastLoss
 	if t.ReplayStored {
 		r := t.Replay
-		if r == nil || r.Capacity != d.Config.ReplayCapacity || r.Width != d.recordWidth() || len(r.Terminal) != r.Capacity {
-			return fmt.Errorf("replay buffer is missing or does not match a capacity of %d transitions of %d values",
-				d.Config.ReplayCapacity, d.recordWidth())
+		// Earlier versions stored full feature rows; such a buffer keeps its layout.
+		if r == nil || r.Capacity != d.Config.ReplayCapacity || !d.useLayout(r.Width) || len(r.Terminal) != r.Capacity {
+			return fmt.Errorf("replay buffer is missing or does not match a capacity of %d transitions of %d values (%d in the full-row layout of earlier versions)",
+				d.Config.ReplayCapacity, d.recordWidthFor(d.compactRowSize()), d.recordWidthFor(d.width))
 		}
 		buffer, err := replay.New(r.Capacity, r.Width)
 		if err != nil {
@@ -148,6 +149,9 @@ func (d *DQN) loadResumeState(f *checkpoints.File) error {
 	n := len(t.Env.Sessions)
 	if t.Pending == nil || len(t.Waiting) != n {
 		return fmt.Errorf("the simulator state of %d sessions comes without its pending transitions", n)
+	}
+	if !t.ReplayStored && len(t.Pending.Shape) == 2 {
+		d.useLayout(t.Pending.Shape[1])
 	}
 	pending := make([]float32, n*d.recordWidth())
 	if err := t.Pending.Floats(pending); err != nil {

@@ -120,6 +120,24 @@ type Encoder struct {
 	brandClicks []float64
 	catShown    []float64
 	colorShown  []float64
+	catShownLn  []float32 // ln(1 + catShown), per category
+}
+
+// log1pCounts holds float32(ln(1+n)) for the small counts that the history features
+// take, so that encoding looks them up instead of calling math.Log1p for every row.
+var log1pCounts = func() (t [256]float32) {
+	for n := range t {
+		t[n] = float32(math.Log1p(float64(n)))
+	}
+	return t
+}()
+
+// log1pCount returns float32(ln(1+n)) for a count n.
+func log1pCount(n int32) float32 {
+	if n >= 0 && int(n) < len(log1pCounts) {
+		return log1pCounts[n]
+	}
+	return float32(math.Log1p(float64(n)))
 }
 
 // NewEncoder prepares enc for catalog cat. The catalog may differ from the one enc was fitted
@@ -139,6 +157,7 @@ func NewEncoder(enc Encoding, cat *simenv.Catalog) *Encoder {
 		brandClicks: make([]float64, len(cat.Brands)),
 		catShown:    make([]float64, len(cat.Categories)),
 		colorShown:  make([]float64, len(cat.Colors)),
+		catShownLn:  make([]float32, len(cat.Categories)),
 	}
 	catIndex := map[string]int{}
 	for k, c := range enc.Categories {
@@ -185,6 +204,7 @@ type sessionSummary struct {
 	meanPriceZ float64
 	step       float64
 	ignoredRun float64
+	session    [sessionFeatures]float32 // the session features, the same in every row
 }
 
 func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
@@ -217,6 +237,17 @@ func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
 	}
 	s.step = float64(env.SessionStep(i))
 	s.ignoredRun = float64(env.IgnoredRun(i))
+	for c, shown := range e.catShown {
+		e.catShownLn[c] = float32(math.Log1p(shown))
+	}
+	s.session = [sessionFeatures]float32{
+		float32(s.step / float64(e.Encoding.MaxSteps)),
+		float32(s.ignoredRun / 3),
+		float32(s.clicks / math.Max(1, s.step)),
+		indicator(s.clicks > 0),
+		float32(math.Log1p(s.clicks)),
+		float32(math.Log(float64(max(1, env.SessionVisit(i))))),
+	}
 	return s
 }
 
@@ -244,10 +275,10 @@ func (e *Encoder) EncodeItems(env *simenv.VecEnv, i int, items []int32, dst []fl
 func (e *Encoder) fillDynamic(env *simenv.VecEnv, i, item int, s *sessionSummary, row []float32) {
 	m := e.catalog.Len()
 	h := row[e.history:]
-	exposure := float64(env.Exposure[i*m+item])
-	h[0] = float32(math.Log1p(exposure))
+	exposure := env.Exposure[i*m+item]
+	h[0] = log1pCount(exposure)
 	h[1] = indicator(exposure > 0)
-	h[2] = float32(math.Log1p(float64(env.ItemClicks[i*m+item])))
+	h[2] = log1pCount(env.ItemClicks[i*m+item])
 	h[3] = indicator(env.ItemPurchases[i*m+item] > 0)
 
 	f := h[historyFeatures:]
@@ -261,15 +292,8 @@ func (e *Encoder) fillDynamic(env *simenv.VecEnv, i, item int, s *sessionSummary
 	}
 	f[4] = float32(rate(e.catClicks[e.catalog.CategoryOf[item]], e.catShown[e.catalog.CategoryOf[item]]))
 	f[5] = float32(rate(e.colorClicks[e.catalog.ColorOf[item]], e.colorShown[e.catalog.ColorOf[item]]))
-	f[6] = float32(math.Log1p(e.catShown[e.catalog.CategoryOf[item]]))
-
-	g := f[fitFeatures:]
-	g[0] = float32(s.step / float64(e.Encoding.MaxSteps))
-	g[1] = float32(s.ignoredRun / 3)
-	g[2] = float32(s.clicks / math.Max(1, s.step))
-	g[3] = indicator(s.clicks > 0)
-	g[4] = float32(math.Log1p(s.clicks))
-	g[5] = float32(math.Log(float64(max(1, env.SessionVisit(i)))))
+	f[6] = e.catShownLn[e.catalog.CategoryOf[item]]
+	copy(f[fitFeatures:], s.session[:])
 }
 
 // rate returns clicks/shown, or 0 when nothing was shown.

@@ -551,9 +551,19 @@ func TestRecommendersSkipUnavailableItems(t *testing.T) {
 // decoder, loads it into a new agent and env, and trains on to total.
 func resumeAt(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay bool) *DQN {
 	t.Helper()
+	return resumeAtLayout(t, cat, shop, seed, k, total, saveReplay, false)
+}
+
+// resumeAtLayout is resumeAt with the first run storing the full feature rows of earlier
+// versions when full is set.
+func resumeAtLayout(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay, full bool) *DQN {
+	t.Helper()
 	first, err := NewDQN(smallConfig(), cat, shop, seed)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if full && !first.useLayout(first.recordWidthFor(first.width)) {
+		t.Fatal("the full-row layout was not accepted")
 	}
 	env, _ := simenv.NewVecEnv(cat, shop, 8, TrainSeed(seed, 0))
 	if err := first.Train(context.Background(), env, TrainOptions{Steps: k}); err != nil {

@@ -48,6 +48,7 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 		d.trainEnv = env
 	}
 	d.Greedy = false
+	defer d.startScoring(env)()
 	slates := make([]int32, env.NumSessions()*d.k)
 	out := simenv.NewStepResult(env.NumSessions())
 
