@@ -73,6 +73,11 @@ type VecEnv struct {
 	done      []bool
 	steps     []int32 // steps taken in the current episode
 
+	// Sums over the current episode of what the responses reveal: minutes watched, minutes
+	// watched times the quality of the document watched, and steps without a click.
+	watched, qualityWatched []float64
+	skipped                 []int32
+
 	// Streams of each session: user sampling, document sampling, and the user's responses
 	// (choices and the direction of interest updates).
 	userRNG, docRNG, responseRNG []*rand.Rand
@@ -115,22 +120,25 @@ func NewVecEnv(cfg Config, n int, seed uint64) (*VecEnv, error) {
 		return nil, fmt.Errorf("recsim: %d sessions is invalid; use 1 to %d", n, maxSessions)
 	}
 	e := &VecEnv{
-		cfg:         cfg,
-		means:       ClusterMeans(),
-		interests:   make([]float64, n*Topics),
-		budget:      make([]float64, n),
-		cluster:     make([]int32, n*cfg.Candidates),
-		quality:     make([]float64, n*cfg.Candidates),
-		done:        make([]bool, n),
-		steps:       make([]int32, n),
-		userRNG:     make([]*rand.Rand, n),
-		docRNG:      make([]*rand.Rand, n),
-		responseRNG: make([]*rand.Rand, n),
-		userPCG:     make([]rand.PCG, n),
-		docPCG:      make([]rand.PCG, n),
-		responsePCG: make([]rand.PCG, n),
-		scores:      make([]float64, cfg.Slate+1),
-		shared:      rand.New(rand.NewPCG(DeriveSeed(seed, domainShared), seed)),
+		cfg:            cfg,
+		means:          ClusterMeans(),
+		interests:      make([]float64, n*Topics),
+		budget:         make([]float64, n),
+		cluster:        make([]int32, n*cfg.Candidates),
+		quality:        make([]float64, n*cfg.Candidates),
+		done:           make([]bool, n),
+		steps:          make([]int32, n),
+		watched:        make([]float64, n),
+		skipped:        make([]int32, n),
+		qualityWatched: make([]float64, n),
+		userRNG:        make([]*rand.Rand, n),
+		docRNG:         make([]*rand.Rand, n),
+		responseRNG:    make([]*rand.Rand, n),
+		userPCG:        make([]rand.PCG, n),
+		docPCG:         make([]rand.PCG, n),
+		responsePCG:    make([]rand.PCG, n),
+		scores:         make([]float64, cfg.Slate+1),
+		shared:         rand.New(rand.NewPCG(DeriveSeed(seed, domainShared), seed)),
 	}
 	for i := range n {
 		e.userRNG[i] = rand.New(&e.userPCG[i])
@@ -176,6 +184,7 @@ func (e *VecEnv) ResetSession(i int, seed uint64) {
 	e.budget[i] = TimeBudget
 	e.done[i] = false
 	e.steps[i] = 0
+	e.watched[i], e.qualityWatched[i], e.skipped[i] = 0, 0, 0
 	if e.cfg.Resample {
 		e.sampleDocuments(i)
 	}
@@ -213,6 +222,13 @@ func (e *VecEnv) OracleBudget(i int) float64 { return e.budget[i] }
 
 // Done reports whether session i's episode has ended.
 func (e *VecEnv) Done(i int) bool { return e.done[i] }
+
+// History returns the sums over session i's episode of what RecSim's responses reveal:
+// minutes watched, minutes watched times the quality of each document watched, and steps
+// without a click. An agent can compute them from the observations alone.
+func (e *VecEnv) History(i int) (watched, qualityWatched float64, skipped int) {
+	return e.watched[i], e.qualityWatched[i], int(e.skipped[i])
+}
 
 // SessionStep returns the steps taken in session i's current episode.
 func (e *VecEnv) SessionStep(i int) int { return int(e.steps[i]) }
@@ -313,6 +329,7 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 	if click == len(slate) {
 		// No click: the step penalty.
 		e.budget[i] -= StepPenalty
+		e.skipped[i]++
 	} else {
 		j := i*e.cfg.Candidates + int(slate[click])
 		c := e.cluster[j]
@@ -341,6 +358,8 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult) {
 		e.budget[i] -= watch
 		e.budget[i] += UserUpdateAlpha * watch * utility
 
+		e.watched[i] += watch
+		e.qualityWatched[i] += watch * q
 		out.Reward[i] = watch
 		out.Click[i] = int32(click)
 		out.Cluster[i] = c
