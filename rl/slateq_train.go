@@ -123,7 +123,8 @@ type SlateQPolicy struct {
 	fwd   *nn.Forward[float32]
 }
 
-// NewSlateQPolicy returns the greedy policy of a for n sessions.
+// NewSlateQPolicy returns the greedy policy of a, sized for n sessions. Recommend resizes
+// it for a VecEnv of another size.
 func NewSlateQPolicy(a *SlateQ, n int) (*SlateQPolicy, error) {
 	fwd, err := nn.NewForward(a.Online, n*itemRows)
 	if err != nil {
@@ -141,7 +142,11 @@ func (p *SlateQPolicy) StartSession(int, uint64) {}
 // Recommend writes the slate that maximizes Q(s, A) for every running session.
 func (p *SlateQPolicy) Recommend(env *recsim.VecEnv, slates []int32) error {
 	if p.fwd.Rows() != env.NumSessions()*itemRows {
-		return fmt.Errorf("rl: SlateQ policy was built for %d sessions, not %d", p.fwd.Rows()/itemRows, env.NumSessions())
+		fwd, err := nn.NewForward(p.agent.Online, env.NumSessions()*itemRows)
+		if err != nil {
+			return err
+		}
+		p.fwd = fwd
 	}
 	return p.agent.act(env, p.fwd, slates, 0)
 }

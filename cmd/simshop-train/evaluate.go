@@ -42,6 +42,7 @@ func evalCommand() *cli.Command {
 		flags = append(flags, f)
 	}
 	flags = append(flags, catalogFlags()...)
+	flags = append(flags, scenarioFlags()...)
 	return &cli.Command{
 		Name:   "eval",
 		Usage:  "evaluate a trained model; the checkpoint alone is enough",
@@ -57,6 +58,7 @@ func compareCommand() *cli.Command {
 	flags = append(flags, evalFlags()...)
 	flags = append(flags, shopFlags(populationUsage+"; or all, for each persona in turn")...)
 	flags = append(flags, catalogFlags()...)
+	flags = append(flags, scenarioFlags()...)
 	return &cli.Command{
 		Name:   "compare",
 		Usage:  "evaluate the baselines and the given models side by side",
@@ -135,6 +137,9 @@ func runEval(c *cli.Context) error {
 	if err := noArguments(c); err != nil {
 		return err
 	}
+	if handled, err := runIfRecSim(c, runEvalRecSim); handled {
+		return err
+	}
 	if c.String("model") == "" {
 		return fmt.Errorf("--model FILE is required: the checkpoint to evaluate, such as --model runs/cheap_blue/checkpoints/latest.msgpack")
 	}
@@ -170,6 +175,9 @@ func runEval(c *cli.Context) error {
 
 func runCompare(c *cli.Context) error {
 	if err := noArguments(c); err != nil {
+		return err
+	}
+	if handled, err := runIfRecSim(c, runCompareRecSim); handled {
 		return err
 	}
 	if err := checkPositive(c, "episodes", "envs", "max-steps"); err != nil {
