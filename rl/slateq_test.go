@@ -143,6 +143,7 @@ func linearSlateQ(t *testing.T, target string, w []float32) *SlateQ {
 	cfg.Hidden = []int{2 * inputs}
 	cfg.Gamma = 0.9
 	cfg.TrueChoice = true
+	cfg.History = false
 	cfg.BatchSize, cfg.ReplayCapacity, cfg.LearningStarts = 1, 1, 1
 	cfg.Target = target
 	a, err := NewSlateQ(cfg, recsim.Config{Candidates: 3, Slate: 2, Resample: true}, 1)
