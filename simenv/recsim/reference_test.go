@@ -35,6 +35,10 @@ type refEnv struct {
 	means      [Topics]float64
 	user       refUser
 	docs       []refDoc
+
+	shown  []refDoc  // scratch: the documents of the slate
+	scores []float64 // scratch: the slate's scores and the no-click score
+	perm   []int     // scratch: candidate positions for the random slate
 }
 
 func (r *refEnv) sampleDoc() refDoc {
@@ -76,13 +80,13 @@ func dot(a, b [Topics]float64) float64 {
 // user's budget ran out.
 func (r *refEnv) step(slate []int) (float64, bool) {
 	u := &r.user
-	shown := make([]refDoc, len(slate))
-	for a, j := range slate {
-		shown[a] = r.docs[j]
+	shown := r.shown[:0]
+	for _, j := range slate {
+		shown = append(shown, r.docs[j])
 	}
 
 	// Proportional choice model: scores, the appended no-click score, then the shift.
-	all := make([]float64, 0, len(shown)+1)
+	all := r.scores[:0]
 	for _, d := range shown {
 		all = append(all, dot(u.interests, d.features))
 	}
@@ -144,14 +148,22 @@ func referenceRandomReturn(candidates, slate, episodes int, seed uint64) (mean, 
 	for i := range 8 {
 		key[i] = byte(seed >> (8 * i))
 	}
-	r := &refEnv{rng: rand.New(rand.NewChaCha8(key)), candidates: candidates, slate: slate, means: ClusterMeans()}
+	r := &refEnv{rng: rand.New(rand.NewChaCha8(key)), candidates: candidates, slate: slate, means: ClusterMeans(),
+		docs: make([]refDoc, 0, candidates), perm: make([]int, candidates)}
 	var sum, sumSq float64
 	for range episodes {
 		r.reset()
 		ret := 0.0
 		for {
-			perm := r.rng.Perm(candidates)
-			reward, done := r.step(perm[:slate])
+			// A partial Fisher-Yates shuffle, as numpy.random.choice without replacement.
+			for j := range r.perm {
+				r.perm[j] = j
+			}
+			for a := range slate {
+				b := a + r.rng.IntN(candidates-a)
+				r.perm[a], r.perm[b] = r.perm[b], r.perm[a]
+			}
+			reward, done := r.step(r.perm[:slate])
 			ret += reward
 			if done {
 				break
