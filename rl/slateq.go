@@ -8,11 +8,11 @@ import (
 	"github.com/simshop/simshop/simenv/recsim"
 )
 
-// This file is the SlateQ agent of Ie, Jain, Wang, Narvekar, Agarwal, Wu, Cheng, Chandra and
-// Boutilier, "SlateQ: A Tractable Decomposition for Reinforcement Learning with
-// Recommendation Sets" (IJCAI 2019), on RecSim's interest-evolution scenario. SlateQ learns
-// the long-term value Q(s, i) of the user consuming item i in state s, and values a slate A
-// by the user's choice among its items and the null item ⊥ (no click):
+// This file is the SlateQ agent of Ie et al., "SlateQ: A Tractable Decomposition for
+// Reinforcement Learning with Recommendation Sets" (IJCAI 2019, arXiv:1905.12767), on
+// RecSim's interest-evolution scenario. SlateQ learns the long-term value Q(s, i) of the
+// user consuming item i in state s, and values a slate A by the user's choice among its
+// items and the null item ⊥ (no click):
 //
 //	Q(s, A) = Σ_{i ∈ A ∪ {⊥}} P(i | s, A) · Q(s, i)
 //

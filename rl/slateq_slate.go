@@ -15,14 +15,14 @@ func slateValue(v, q []float64, vNull, qNull float64, slate []int32) float64 {
 // bestSlate writes into dst the len(dst) distinct positions that maximize slateValue and
 // returns that value. Scores v and vNull must be positive.
 //
-// The objective is a ratio of two sums over the slate, so Dinkelbach's method (Management
-// Science 13(7), 1967) solves it exactly: for a guess λ, the slate maximizing
-// Σ_j v_j·(q_j - λ) is the top len(dst) positions by v_j·(q_j - λ), and λ is raised to that
-// slate's value until it stops rising. Each round costs O(len(v)·len(dst)); a few rounds
-// suffice. This is the exact slate optimization of SlateQ (Ie et al., IJCAI 2019), which the
-// paper solves as a linear program.
+// The objective is a ratio of two sums over the slate, which Dinkelbach's method for
+// fractional programs (1967) solves exactly. For a guess λ, the slate that maximizes
+// Σ_j v_j·(q_j - λ) is the top len(dst) positions by v_j·(q_j - λ). The guess is raised to
+// that slate's value until it stops rising. Each round costs O(len(v)·len(dst)), and a few
+// rounds suffice. RecSim's agent offers exhaustive search, which costs C(len(v), len(dst))
+// slates, and the top-K and adaptive greedy heuristics, which are not exact.
 func bestSlate(v, q []float64, vNull, qNull float64, dst []int32, key []float64) float64 {
-	// Start from the top slate by v·q, the paper's top-K heuristic.
+	// Start from the top slate by v·q, the top-K heuristic.
 	for j := range v {
 		key[j] = v[j] * q[j]
 	}

@@ -108,7 +108,8 @@ func TestChoiceSampler(t *testing.T) {
 	}
 }
 
-// responseDraws returns the first n uniforms of session 0's response stream for seed.
+// responseDraws returns the first n uniforms that session 0 draws for its responses after
+// ResetSession(0, seed).
 func responseDraws(seed uint64, n int) []float64 {
 	r := rand.New(rand.NewPCG(DeriveSeed(seed, domainResponse), seed))
 	d := make([]float64, n)

@@ -7,11 +7,11 @@ import (
 )
 
 // This file re-derives RecSim's interest-evolution environment independently of VecEnv, in
-// the shape of RecSim's own objects: documents with full feature vectors, a user state with
-// its parameters as fields, a choice model that scores by dot products and normalizes an
-// appended no-click score, and an update loop over the slate's responses. It shares no code
-// with VecEnv beyond the exported constants and draws from its own ChaCha8 streams, so that
-// its mean return for random slates is an independent estimate of what RecSim gives.
+// the shape of RecSim's own objects. Documents carry full feature vectors, and the user state
+// keeps its parameters as fields. The choice model scores by dot products, appends the
+// no-click score, shifts and normalizes, and the update loops over the slate's responses.
+// The code shares only the exported constants with VecEnv and draws from its own ChaCha8
+// stream, so its mean return for random slates is an independent estimate of RecSim's.
 
 type refDoc struct {
 	features [Topics]float64
