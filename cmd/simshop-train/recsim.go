@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -284,6 +285,7 @@ func runCompareRecSim(c *cli.Context) error {
 	}
 	base := recsim.DefaultConfig()
 	var agents []*rl.SlateQ
+	var names []string
 	for i, path := range c.StringSlice("model") {
 		a, err := loadSlateQModel(path)
 		if err != nil {
@@ -293,6 +295,7 @@ func runCompareRecSim(c *cli.Context) error {
 			base = a.Scenario
 		}
 		agents = append(agents, a)
+		names = append(names, "slateq:"+strings.TrimPrefix(modelName(path), "dqn:"))
 	}
 	scenario, err := recsimScenario(c, base)
 	if err != nil {
@@ -307,12 +310,12 @@ func runCompareRecSim(c *cli.Context) error {
 		}
 		policies = append(policies, p)
 	}
-	for _, a := range agents {
+	for i, a := range agents {
 		p, err := rl.NewSlateQPolicy(a, n)
 		if err != nil {
 			return err
 		}
-		policies = append(policies, p)
+		policies = append(policies, namedPolicy{p, names[i]})
 	}
 	var results []recsim.Summary
 	for _, p := range policies {
@@ -324,6 +327,14 @@ func runCompareRecSim(c *cli.Context) error {
 	}
 	return reportRecSim(c, results)
 }
+
+// namedPolicy reports a policy under another name.
+type namedPolicy struct {
+	recsim.Policy
+	name string
+}
+
+func (p namedPolicy) Name() string { return p.name }
 
 // reportRecSim prints summaries as JSON or as a table.
 func reportRecSim(c *cli.Context, results []recsim.Summary) error {

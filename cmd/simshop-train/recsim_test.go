@@ -43,8 +43,8 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 	for _, r := range rows {
 		names = append(names, r.Policy)
 	}
-	if got := strings.Join(names, ","); got != "random,greedy,slateq" {
-		t.Fatalf("compare rows %s; want random,greedy,slateq", got)
+	if got := strings.Join(names, ","); got != "random,greedy,slateq:run" {
+		t.Fatalf("compare rows %s; want random,greedy,slateq:run", got)
 	}
 	if rows[2].Mean != eval[0].Mean {
 		t.Errorf("compare gives slateq %v, eval %v, on the same seed", rows[2].Mean, eval[0].Mean)
