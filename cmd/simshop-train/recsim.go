@@ -46,8 +46,12 @@ func scenarioFlags() []cli.Flag {
 }
 
 // isRecSim reports whether the command runs RecSim's scenario, and rejects an unknown
-// --scenario or RecSim's flags with the shop.
+// --scenario or RecSim's flags with the shop. Without --scenario, a SlateQ checkpoint in
+// --model selects RecSim's scenario, the only one SlateQ runs on.
 func isRecSim(c *cli.Context) (bool, error) {
+	if !c.IsSet("scenario") && modelIsSlateQ(c) {
+		return true, nil
+	}
 	switch s := c.String("scenario"); s {
 	case scenarioRecSim:
 		return true, nil
@@ -61,6 +65,20 @@ func isRecSim(c *cli.Context) (bool, error) {
 	default:
 		return false, fmt.Errorf("--scenario %q is unknown; use %s or %s", s, scenarioShop, scenarioRecSim)
 	}
+}
+
+// modelIsSlateQ reports whether the first --model checkpoint holds a SlateQ agent. A file
+// that cannot be read is left to the shop's loader, which reports the problem.
+func modelIsSlateQ(c *cli.Context) bool {
+	path := c.String("model")
+	if paths := c.StringSlice("model"); len(paths) > 0 {
+		path = paths[0]
+	}
+	if path == "" {
+		return false
+	}
+	f, _, err := checkpoints.LoadSummary(path)
+	return err == nil && f.Metadata.Agent == "slateq"
 }
 
 // recsimScenario returns the scenario the flags set, starting from base.

@@ -49,6 +49,12 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 	if rows[2].Mean != eval[0].Mean {
 		t.Errorf("compare gives slateq %v, eval %v, on the same seed", rows[2].Mean, eval[0].Mean)
 	}
+
+	// Without --scenario, the SlateQ checkpoint selects RecSim's scenario.
+	implicit := decodeRecSim(t, mustExecute(t, "eval", "--model", model, "--episodes", "12", "--json").stdout)
+	if len(implicit) != 1 || implicit[0].Mean != eval[0].Mean {
+		t.Errorf("eval without --scenario gives %+v; want %+v", implicit, eval)
+	}
 }
 
 func TestRecSimRejectsFlags(t *testing.T) {
