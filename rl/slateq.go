@@ -31,6 +31,8 @@ import (
 //   - SlateQConfig.Target = SlateQTargetCurrent reproduces RecSim's and RLlib's target, in
 //     which the target network scores the current state's user and documents while the
 //     choice probabilities come from the next state.
+//   - With SlateQConfig.History, the state adds to RecSim's user observation the episode's
+//     sums of what the responses reveal, which determine the hidden time budget.
 //   - A document observation is one of recsim.Topics one-hot vectors, so Q(s, ·) is
 //     computed once per cluster and per state (Topics + 1 rows with ⊥) and read by cluster.
 
