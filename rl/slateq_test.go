@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/simshop/simshop/checkpoints"
@@ -263,6 +264,8 @@ func TestSlateQTrainDeterministic(t *testing.T) {
 		return a, s
 	}
 	a, sa := run()
+	// The second run uses one OS thread: results must not depend on GOMAXPROCS.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	b, sb := run()
 	if a.Updates == 0 || a.Updates != b.Updates || a.Episodes != b.Episodes {
 		t.Fatalf("updates %d and %d, episodes %d and %d", a.Updates, b.Updates, a.Episodes, b.Episodes)

@@ -299,3 +299,57 @@ func TestGreedyPicksHighestInterest(t *testing.T) {
 		t.Errorf("TopK = %v, want %v", dst, want)
 	}
 }
+
+func TestQuirksShareSamplerSeed(t *testing.T) {
+	const seed = 21
+	for _, quirks := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Quirks = quirks
+		e, err := NewVecEnv(cfg, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ResetSession(0, seed)
+
+		// The user's interests are the user stream's first Topics uniforms.
+		user := rand.New(rand.NewPCG(DeriveSeed(seed, domainUser), seed))
+		for k, x := range e.Interests(0) {
+			if want := -1 + 2*user.Float64(); x != want {
+				t.Fatalf("quirks %v: interest %d is %v, want %v", quirks, k, x, want)
+			}
+		}
+
+		// Under the quirks, the document stream restarts the user stream's sequence.
+		same := rand.New(rand.NewPCG(DeriveSeed(seed, domainUser), seed))
+		matches := 0
+		for _, c := range e.Candidates(0) {
+			if int(c) == same.IntN(Topics) {
+				matches++
+			}
+			same.NormFloat64()
+		}
+		if quirks && matches != cfg.Candidates {
+			t.Errorf("quirks: %d of %d candidate clusters follow the user stream's seed", matches, cfg.Candidates)
+		}
+		if !quirks && matches == cfg.Candidates {
+			t.Errorf("without quirks, the candidates follow the user stream's seed")
+		}
+	}
+}
+
+func TestQuirksShareResponseStream(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Quirks = true
+	one, err := Evaluate(cfg, NewGreedy(cfg), 200, 1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := Evaluate(cfg, NewGreedy(cfg), 200, 13, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One stream serves every session, so a user's draws depend on the other sessions.
+	if one.Mean == many.Mean {
+		t.Errorf("quirks: 1 and 13 sessions gave the same mean %v", one.Mean)
+	}
+}
