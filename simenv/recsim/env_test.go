@@ -353,3 +353,43 @@ func TestQuirksShareResponseStream(t *testing.T) {
 		t.Errorf("quirks: 1 and 13 sessions gave the same mean %v", one.Mean)
 	}
 }
+
+func TestFixedCandidatesWithoutResampling(t *testing.T) {
+	cfg := Config{Candidates: 5, Slate: 2, Resample: false}
+	e, err := NewVecEnv(cfg, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := append([]int32(nil), e.Candidates(0)...)
+	out := NewStepResult(2)
+	for episode := range 3 {
+		e.ResetSession(0, uint64(episode))
+		e.ResetSession(1, uint64(episode)+100)
+		for range 20 {
+			if err := e.Step([]int32{0, 1, 2, 3}, out); err != nil {
+				t.Fatal(err)
+			}
+			for j, c := range e.Candidates(0) {
+				if c != first[j] {
+					t.Fatalf("episode %d: candidate %d changed from cluster %d to %d", episode, j, first[j], c)
+				}
+			}
+		}
+	}
+	resampled, err := NewVecEnv(Config{Candidates: 5, Slate: 2, Resample: true}, 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resampled.ResetSession(0, 1)
+	before := append([]int32(nil), resampled.Candidates(0)...)
+	if err := resampled.Step([]int32{0, 1}, NewStepResult(1)); err != nil {
+		t.Fatal(err)
+	}
+	changed := false
+	for j, c := range resampled.Candidates(0) {
+		changed = changed || c != before[j]
+	}
+	if !changed {
+		t.Error("with resampling, the candidate set stayed the same after a step")
+	}
+}
