@@ -33,7 +33,7 @@ const (
 	AlphaXIntercept = 1.0 // |interest| at which the interest step size reaches 0
 	AlphaYIntercept = 0.3 // interest step size at interest 0
 
-	// Defaults of the scenario (RLlib's and RecSim's SlateQ examples).
+	// Defaults of the scenario, the settings of RLlib's SlateQ examples.
 	DefaultCandidates = 10
 	DefaultSlate      = 2
 )
