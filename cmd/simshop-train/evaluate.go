@@ -42,6 +42,7 @@ func evalCommand() *cli.Command {
 		flags = append(flags, f)
 	}
 	flags = append(flags, catalogFlags()...)
+	flags = append(flags, scenarioFlags()...)
 	return &cli.Command{
 		Name:   "eval",
 		Usage:  "evaluate a trained model; the checkpoint alone is enough",
@@ -57,6 +58,7 @@ func compareCommand() *cli.Command {
 	flags = append(flags, evalFlags()...)
 	flags = append(flags, shopFlags(populationUsage+"; or all, for each persona in turn")...)
 	flags = append(flags, catalogFlags()...)
+	flags = append(flags, scenarioFlags()...)
 	return &cli.Command{
 		Name:   "compare",
 		Usage:  "evaluate the baselines and the given models side by side",
@@ -138,6 +140,9 @@ func runEval(c *cli.Context) error {
 	if err := noArguments(c); err != nil {
 		return err
 	}
+	if handled, err := runIfRecSim(c, runEvalRecSim); handled {
+		return err
+	}
 	if c.String("model") == "" {
 		return fmt.Errorf("--model FILE is required: the checkpoint to evaluate, such as --model runs/cheap_blue/checkpoints/latest.msgpack")
 	}
@@ -173,6 +178,9 @@ func runEval(c *cli.Context) error {
 
 func runCompare(c *cli.Context) error {
 	if err := noArguments(c); err != nil {
+		return err
+	}
+	if handled, err := runIfRecSim(c, runCompareRecSim); handled {
 		return err
 	}
 	if err := checkPositive(c, "episodes", "envs", "max-steps"); err != nil {

@@ -51,6 +51,7 @@ func trainCommand() *cli.Command {
 	flags = append(flags, catalogFlags()...)
 	flags = append(flags, keepFlags()...)
 	flags = append(flags, bestFlags()...)
+	flags = append(flags, scenarioFlags()...)
 	return &cli.Command{
 		Name:   "train",
 		Usage:  "train a DQN slate recommender and write its checkpoint",
@@ -70,6 +71,9 @@ type run struct {
 
 func runTrain(c *cli.Context) error {
 	if err := noArguments(c); err != nil {
+		return err
+	}
+	if handled, err := runIfRecSim(c, runTrainRecSim); handled {
 		return err
 	}
 	if c.String("out") == "" {

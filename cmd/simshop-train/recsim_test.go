@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// recsimRow is one row of the JSON output of RecSim's scenario.
+type recsimRow struct {
+	Policy   string
+	Episodes int
+	Mean     float64
+	CI95     float64
+}
+
+func decodeRecSim(t *testing.T, stdout string) []recsimRow {
+	t.Helper()
+	var rows []recsimRow
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+		t.Fatalf("decode JSON output: %v\n%s", err, stdout)
+	}
+	return rows
+}
+
+// TestRecSimTrainEvalCompare trains SlateQ briefly on RecSim's scenario, then evaluates and
+// compares the checkpoint, which must reproduce the training run's own evaluation.
+func TestRecSimTrainEvalCompare(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	mustExecute(t, "train", "--scenario", "recsim-iev", "--out", out, "--steps", "1200", "--envs", "4",
+		"--eval-episodes", "12", "--learning-starts", "100", "--batch-size", "16", "--hidden", "8",
+		"--candidates", "6", "--recsim-quirks")
+	model := filepath.Join(out, "checkpoints", "latest.msgpack")
+
+	eval := decodeRecSim(t, mustExecute(t, "eval", "--scenario", "recsim-iev", "--model", model, "--episodes", "12", "--json").stdout)
+	if len(eval) != 1 || eval[0].Policy != "slateq" || eval[0].Episodes != 12 {
+		t.Fatalf("eval rows %+v; want one slateq row of 12 episodes", eval)
+	}
+
+	rows := decodeRecSim(t, mustExecute(t, "compare", "--scenario", "recsim-iev", "--model", model, "--episodes", "12", "--json").stdout)
+	var names []string
+	for _, r := range rows {
+		names = append(names, r.Policy)
+	}
+	if got := strings.Join(names, ","); got != "random,greedy,slateq:run" {
+		t.Fatalf("compare rows %s; want random,greedy,slateq:run", got)
+	}
+	if rows[2].Mean != eval[0].Mean {
+		t.Errorf("compare gives slateq %v, eval %v, on the same seed", rows[2].Mean, eval[0].Mean)
+	}
+
+	// Without --scenario, the SlateQ checkpoint selects RecSim's scenario.
+	implicit := decodeRecSim(t, mustExecute(t, "eval", "--model", model, "--episodes", "12", "--json").stdout)
+	if len(implicit) != 1 || implicit[0].Mean != eval[0].Mean {
+		t.Errorf("eval without --scenario gives %+v; want %+v", implicit, eval)
+	}
+}
+
+func TestRecSimRejectsFlags(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--resume", "x.msgpack"}, "--resume is not available"},
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--persona", "cheap_blue"}, "--persona does not apply"},
+		{[]string{"compare", "--candidates", "5"}, "--candidates applies only to --scenario recsim-iev"},
+		{[]string{"compare", "--scenario", "recsim"}, `--scenario "recsim" is unknown`},
+		{[]string{"compare", "--scenario", "recsim-iev", "--candidates", "1"}, "slate size 2 is invalid with 1 candidates"},
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--slateq-target", "previous"}, `SlateQ target "previous" is unknown`},
+	} {
+		r := execute(t, c.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("simshop-train %s: exit code %d, stderr %q; want an error containing %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
+}
