@@ -25,7 +25,7 @@ const CompareFile = "compare.json"
 // maxCompareFile bounds the size of CompareFile, in bytes; 10,000 results take about 3 MB.
 const maxCompareFile = 8 << 20
 
-// CompareResults answers GET /api/compare.
+// CompareResults is the response to GET /api/compare.
 type CompareResults struct {
 	File   []rl.Result `json:"file"`   // from RUN/compare.json
 	Server []rl.Result `json:"server"` // from the last comparison run by this server

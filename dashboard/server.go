@@ -33,8 +33,8 @@ import (
 //go:embed assets
 var assets embed.FS
 
-// DefaultAddr is the address the dashboard listens on unless told otherwise: loopback
-// only, on the port that Streamlit also uses by default.
+// DefaultAddr is the dashboard's default address: loopback only, on the port that
+// Streamlit also uses by default.
 const DefaultAddr = "127.0.0.1:8501"
 
 // Defaults of Options.
@@ -119,6 +119,7 @@ func New(opt Options) (*Server, error) {
 			return nil, fmt.Errorf("dashboard: run folder %s is not a folder; pass the --out folder of a training run", opt.RunDir)
 		}
 	}
+
 	s := &Server{opt: opt, metrics: NewBroadcaster[Point](), shops: map[string]*shop{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
@@ -179,7 +180,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/compare", s.handleCompare)
 }
 
-// httpError is an error with the HTTP status to answer it with.
+// httpError is an error with the HTTP status of its response.
 type httpError struct {
 	status int
 	msg    string
@@ -200,8 +201,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 	}
 }
 
-// writeError answers err as JSON {"error": message} with its status, 500 unless it is an
-// httpError or a body that was too large.
+// writeError sends err as JSON {"error": message} with its status: 500 unless err is an
+// httpError or a request body that was too large.
 func writeError(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	var he *httpError
@@ -347,7 +348,7 @@ func (s *Server) loadCheckpoint(name string) (*rl.DQN, *simenv.Catalog, simenv.C
 	return agent, cat, f.Metadata.Shop.WithDefaults(), nil
 }
 
-// ShopCreated answers a new live shop.
+// ShopCreated is the response to a request that opens a live shop.
 type ShopCreated struct {
 	ID          string `json:"id"`
 	Recommender string `json:"recommender"`
@@ -386,8 +387,8 @@ func (s *Server) newShop(req ShopRequest) (*shop, error) {
 		if agent, cat, trained, err = s.loadCheckpoint(name); err != nil {
 			return nil, err
 		}
-		// The model sees the shop it was trained in, frozen at its last training step, with
-		// the shoppers of the request.
+		// The model plays in the shop it was trained in, frozen at its last training step,
+		// with the shoppers of the request.
 		cfg = trained
 		cfg.Persona = req.Persona
 		if cfg.Drift, err = simenv.FreezeDrift(cfg.Drift, agent.EnvSteps, cat); err != nil {

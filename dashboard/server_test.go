@@ -74,8 +74,8 @@ func newTestServer(t testing.TB, opt Options) (*Server, *httptest.Server) {
 	return s, ts
 }
 
-// call sends a request and decodes a JSON answer into out, which may be nil. It returns
-// the status and, for an error answer, its message.
+// call sends a request and decodes its JSON response into out, which may be nil. It
+// returns the status and, for an error response, its message.
 func call(t testing.TB, method, url, body string, out any) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))

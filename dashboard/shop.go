@@ -120,9 +120,10 @@ type FatigueView struct {
 	Fatigue  float64 `json:"fatigue"`
 }
 
-// ExplainView says why the recommender chose the slate, where it can tell.
+// ExplainView is the reason for a slate: the recommender's scores of its top items, or a
+// note on its rule when it has no scores.
 type ExplainView struct {
-	Kind  string      `json:"kind"` // what Score means, e.g. "Q-value"; empty when the recommender gives no scores
+	Kind  string      `json:"kind"` // the meaning of Score, such as "Q-value"; empty without scores
 	Note  string      `json:"note"`
 	Items []ScoreView `json:"items,omitempty"`
 }
@@ -332,15 +333,15 @@ func (s *shop) state() StateView {
 		Learns: shopper.Learns, Trust: mem.Trust,
 		HasBudget: shopper.Budget > 0, Budget: mem.RemainingBudget,
 	}
-	var shown []int
+	var seen []int
 	for j, e := range s.env.Exposure[:m] {
 		if e > 0 {
-			shown = append(shown, j)
+			seen = append(seen, j)
 		}
 	}
-	v.ItemsSeen = len(shown)
-	sort.SliceStable(shown, func(a, b int) bool { return s.env.Exposure[shown[a]] > s.env.Exposure[shown[b]] })
-	for _, j := range shown[:min(5, len(shown))] {
+	v.ItemsSeen = len(seen)
+	sort.SliceStable(seen, func(a, b int) bool { return s.env.Exposure[seen[a]] > s.env.Exposure[seen[b]] })
+	for _, j := range seen[:min(5, len(seen))] {
 		v.TopExposure = append(v.TopExposure, CountView{Name: itemLabel(s.catalog.Items[j]), Count: s.env.Exposure[j]})
 	}
 	if shopper.FatigueDecay > 0 {

@@ -97,8 +97,8 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 var dashboardURL = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
 
 // TestDashboardInBrowser runs a real training with --dashboard and drives its page in
-// headless Chromium: a live shop must show slates with reactions and a CTR that updates,
-// the training curves must grow while the run goes on, and a comparison must draw bars.
+// headless Chromium. A live shop must show slates with reactions and a CTR that updates.
+// The training curves must grow while the run goes on, and a comparison must draw bars.
 func TestDashboardInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test takes about 20 s")
@@ -115,7 +115,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	url := m[1]
 
-	// Live shop: LinUCB recommends to cheap_blue shoppers; play until 20 slates are shown.
+	// Live shop: LinUCB recommends to cheap_blue shoppers. Play until 20 slates are shown and
+	// a session has ended.
 	do(t, ctx, "open the live shop", chromedp.Navigate(url+"#shop"))
 	waitUntil(t, ctx, "the recommender menu", `document.querySelector('#shop-rec option[value="linucb"]') !== null`, 10*time.Second)
 	eval[bool](t, ctx, `document.getElementById("shop-persona").value = "cheap_blue"; document.getElementById("shop-rec").value = "linucb"; true`)
@@ -130,6 +131,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	eval[bool](t, ctx, `const speed = document.getElementById("shop-speed"); speed.value = "20"; speed.dispatchEvent(new Event("input")); true`)
 	do(t, ctx, "press play", chromedp.Click(chromedp.ID("shop-play")))
 	waitUntil(t, ctx, "20 slates", `Number(document.getElementById("fig-steps").textContent) >= 20`, 20*time.Second)
+	waitUntil(t, ctx, "the first finished session", `Number(document.getElementById("fig-sessions").textContent) >= 1`, 20*time.Second)
 	do(t, ctx, "press pause", chromedp.Click(chromedp.ID("shop-play")))
 
 	reactions := eval[[]string](t, ctx, `[...document.querySelectorAll("#cards .card")].map(c => c.dataset.reaction)`)
@@ -153,6 +155,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if n := eval[int](t, ctx, `Number(document.querySelector("#shop-chart").dataset.points)`); n < 40 {
 		t.Errorf("live chart holds %d points; want 2 series of at least 20 slates", n)
+	}
+	if n := eval[int](t, ctx, `Number(document.querySelector("#shop-returns").dataset.points)`); n < 1 {
+		t.Errorf("session returns chart holds %d points; want one per finished session", n)
 	}
 	if kind := eval[string](t, ctx, `document.querySelector("#explain strong")?.textContent ?? ""`); kind != "upper confidence bound" {
 		t.Errorf("explanation kind = %q; want LinUCB's upper confidence bound", kind)
@@ -180,4 +185,72 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("comparison bars %q; want one for the run's latest checkpoint", bars)
 	}
 	saveScreenshot(t, ctx, "dashboard-compare.png")
+}
+
+// realCatalog returns the path of the real 1,338-item catalog: $SIMSHOP_REAL_CATALOG, or
+// the shared data folder beside the repository, as CI lays it out. It skips the test when
+// neither exists.
+func realCatalog(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("SIMSHOP_REAL_CATALOG")
+	if path == "" {
+		path = filepath.Join("..", "..", "..", "shared", "data", "catalogs", "wish_summer_clothes.csv")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("the real catalog is not on this machine (%v); set SIMSHOP_REAL_CATALOG to its path", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// TestDashboardRealCatalogInBrowser serves the dashboard on the real catalog and drives a
+// live shop of the oracle for a mix of personas, then a comparison, in headless Chromium.
+func TestDashboardRealCatalogInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test takes about 10 s")
+	}
+	catalog := realCatalog(t)
+	ctx := newBrowser(t)
+	p := startBinary(t, "dashboard", "--catalog", catalog, "--addr", "127.0.0.1:0")
+	p.waitFor(t, "dashboard listening")
+	url := dashboardURL.FindStringSubmatch(p.stderr.String())[1]
+
+	do(t, ctx, "open the live shop", chromedp.Navigate(url))
+	waitUntil(t, ctx, "the recommender menu", `document.querySelector('#shop-rec option[value="oracle"]') !== null`, 10*time.Second)
+	if info := eval[string](t, ctx, `document.getElementById("info").textContent`); !strings.Contains(info, "1338 items") {
+		t.Errorf("catalog line = %q; want the real catalog's 1338 items", info)
+	}
+	eval[bool](t, ctx, `document.getElementById("shop-persona").value = "mix";
+		document.getElementById("shop-persona").dispatchEvent(new Event("change"));
+		document.getElementById("shop-mix").value = "cheap_blue:0.5,budget_buyer:0.5";
+		document.getElementById("shop-rec").value = "oracle"; true`)
+	do(t, ctx, "start the shop", chromedp.Click(chromedp.ID("shop-start")))
+	waitUntil(t, ctx, "the first slate", `document.querySelectorAll("#cards .card").length === 3`, 10*time.Second)
+	for range 9 {
+		before := eval[string](t, ctx, `document.getElementById("fig-steps").textContent`)
+		do(t, ctx, "step", chromedp.Click(chromedp.ID("shop-step")))
+		waitUntil(t, ctx, "the next slate", `document.getElementById("fig-steps").textContent !== "`+before+`"`, 10*time.Second)
+	}
+	if steps := eval[string](t, ctx, `document.getElementById("fig-steps").textContent`); steps != "10" {
+		t.Errorf("slates after Start and 9 steps = %s; want 10", steps)
+	}
+	names := eval[[]string](t, ctx, `[...document.querySelectorAll("#cards .card .name")].map(e => e.textContent)`)
+	for _, n := range names {
+		if len(n) < 10 {
+			t.Errorf("card name %q; want the real catalog's product title", n)
+		}
+	}
+	if kind := eval[string](t, ctx, `document.querySelector("#explain strong")?.textContent ?? ""`); kind != "expected reward alone" {
+		t.Errorf("explanation kind = %q; want the oracle's expected reward", kind)
+	}
+	saveScreenshot(t, ctx, "dashboard-real-catalog.png")
+
+	do(t, ctx, "open the compare view", chromedp.Click(chromedp.ID("tab-compare")))
+	waitUntil(t, ctx, "the persona menu", `document.querySelector('#cmp-persona option[value="budget_buyer"]') !== null`, 10*time.Second)
+	eval[bool](t, ctx, `document.getElementById("cmp-persona").value = "budget_buyer"; document.getElementById("cmp-episodes").value = "10"; true`)
+	do(t, ctx, "run a comparison", chromedp.Click(chromedp.ID("cmp-run")))
+	waitUntil(t, ctx, "the comparison bars", `document.querySelectorAll("#cmp-chart rect.bar").length === 5`, 30*time.Second)
 }

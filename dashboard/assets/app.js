@@ -40,14 +40,17 @@ async function api(method, path, body) {
 const fmt = (v, digits) => (v === undefined || v === null || !isFinite(v) ? "–" : Number(v).toFixed(digits));
 const pct = (v) => (isFinite(v) ? (100 * v).toFixed(1) + " %" : "–");
 
-// niceTicks returns about n round tick values covering [lo, hi].
+// niceTicks returns about n round tick values from the last one at or below lo to the
+// first one at or above hi.
 function niceTicks(lo, hi, n) {
   if (!(hi > lo)) { hi = lo + 1; }
   const raw = (hi - lo) / n;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
   const ticks = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(+t.toPrecision(12));
+  let t = Math.floor(lo / step + 1e-9) * step;
+  for (; t < hi - step * 1e-9; t += step) ticks.push(+t.toPrecision(12));
+  ticks.push(+t.toPrecision(12));
   return ticks;
 }
 
@@ -63,7 +66,7 @@ function tickLabel(v) {
 function lineChart(svg, title, series, opts) {
   opts = opts || {};
   const vb = svg.viewBox.baseVal;
-  const W = vb.width, H = vb.height, L = 48, R = 10, T = 22, B = 24;
+  const W = vb.width, H = vb.height, L = 48, R = 10, T = 30, B = 24;
   svg.replaceChildren();
   svg.append(svgEl("text", { x: L, y: 14, class: "title" }, title));
   const all = series.flatMap((s) => s.points);
@@ -90,7 +93,8 @@ function lineChart(svg, title, series, opts) {
     svg.append(svgEl("text", { x: L - 4, y: sy(t) + 4, "text-anchor": "end" }, tickLabel(t)));
   }
   for (const t of niceTicks(x0, x1, 5)) {
-    if (t < x0 || t > x1) continue;
+    // Every x axis counts slates, sessions or shopper-steps.
+    if (t < x0 || t > x1 || !Number.isInteger(t)) continue;
     svg.append(svgEl("text", { x: sx(t), y: H - 6, "text-anchor": "middle" }, tickLabel(t)));
   }
   svg.append(svgEl("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
