@@ -53,6 +53,10 @@ const maxRequestBody = 16 << 10
 // let the server notice a closed tab even while training logs nothing.
 const heartbeatEvery = 15 * time.Second
 
+// streamWriteTimeout bounds one write to a metrics stream. A viewer whose connection takes
+// no data for that long is disconnected, so that it cannot hold its handler forever.
+const streamWriteTimeout = 30 * time.Second
+
 // Options sets up a Server.
 type Options struct {
 	// RunDir is the run folder whose metrics.csv and evals.csv the training view follows,
@@ -538,11 +542,6 @@ const maxEventRows = 500
 // the sequence number of its last row, so a reconnecting browser resumes after it. The
 // handler returns when the client leaves or the server closes.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, errors.New("streaming is not supported by this connection"))
-		return
-	}
 	from := 0
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		if id, err := strconv.Atoi(last); err == nil && id >= 0 {
@@ -554,23 +553,33 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	defer context.AfterFunc(s.ctx, cancel)()
 	sub := s.metrics.Subscribe(from)
 	defer sub.Cancel()
+	rc := http.NewResponseController(w)
+	send := func(format string, args ...any) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 2000\n\n")
-	flusher.Flush()
+	if err := send("retry: 2000\n\n"); err != nil {
+		return
+	}
 	for {
 		wait, stop := context.WithTimeout(ctx, heartbeatEvery)
 		rows, first, ok := sub.Next(wait)
 		timedOut := wait.Err() != nil && ctx.Err() == nil
 		stop()
 		if !ok && timedOut {
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if err := send(": keep-alive\n\n"); err != nil {
 				return
 			}
-			flusher.Flush()
 			continue
 		}
 		if !ok {
@@ -584,11 +593,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			first += len(part)
-			if _, err := fmt.Fprintf(w, "id: %d\ndata: %s\n\n", first-1, data); err != nil {
+			if err := send("id: %d\ndata: %s\n\n", first-1, data); err != nil {
+				slog.Debug("metrics viewer left", "err", err)
 				return
 			}
 			rows = rows[len(part):]
 		}
-		flusher.Flush()
 	}
 }

@@ -75,6 +75,8 @@ function lineChart(svg, title, series, opts) {
     svg.dataset.points = "0";
     return;
   }
+
+  // Scales: the data's range, widened to round ticks.
   let x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]));
   let y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]));
   if (opts.zero) { y0 = Math.min(0, y0); y1 = Math.max(0, y1); }
@@ -88,6 +90,8 @@ function lineChart(svg, title, series, opts) {
   y0 = Math.min(y0, yTicks[0]); y1 = Math.max(y1, yTicks[yTicks.length - 1]);
   const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
   const sy = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
+
+  // Axes, grid and legend.
   for (const t of yTicks) {
     svg.append(svgEl("line", { x1: L, x2: W - R, y1: sy(t), y2: sy(t), class: "grid" }));
     svg.append(svgEl("text", { x: L - 4, y: sy(t) + 4, "text-anchor": "end" }, tickLabel(t)));
@@ -105,6 +109,8 @@ function lineChart(svg, title, series, opts) {
     svg.append(label);
     legendX -= 8 + 6.2 * s.name.length;
   }
+
+  // Lines, with dots while they are short.
   for (const s of series) {
     if (s.points.length === 0) continue;
     const d = s.points.map((p, i) => (i ? "L" : "M") + sx(p[0]).toFixed(1) + " " + sy(p[1]).toFixed(1)).join("");
@@ -315,6 +321,10 @@ function drawTrain() {
 
 function connectTrain() {
   if (train.source) return;
+  if (shop.info && !shop.info.run_dir) {
+    $("train-status").textContent = "No run folder: start the dashboard with --run DIR, or train with --dashboard HOST:PORT, to see learning curves.";
+    return;
+  }
   const es = new EventSource("/api/train/stream");
   train.source = es;
   es.onopen = () => { $("train-status").textContent = "Live"; };
@@ -347,6 +357,8 @@ function drawCompare() {
   const ci = { reward_per_step: "reward_per_step_ci95", return_mean: "return_ci95" }[metric];
   const personas = [...new Set(results.map((r) => r.persona))];
   const recs = [...new Set(results.map((r) => r.recommender))];
+
+  // Scales and grid.
   const W = Math.max(600, 90 + personas.length * (recs.length * 22 + 30)), H = 320, L = 56, B = 60, T = 30;
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: W, class: "chart", id: "cmp-chart", role: "img" });
   const hi = Math.max(0, ...results.map((r) => r[metric] + (ci ? r[ci] : 0)));
@@ -359,6 +371,8 @@ function drawCompare() {
     svg.append(svgEl("text", { x: L - 4, y: sy(t) + 4, "text-anchor": "end" }, tickLabel(t)));
   }
   svg.append(svgEl("text", { x: L, y: 16, class: "title" }, $("cmp-metric").selectedOptions[0].textContent + " by persona and recommender"));
+
+  // One group of bars per persona, with 95 % whiskers where the results have them.
   let x = L + 15;
   for (const persona of personas) {
     const start = x;
