@@ -79,9 +79,10 @@ type Server struct {
 	metrics *Broadcaster[Point]
 	mux     *http.ServeMux
 
-	ctx     context.Context // cancelled by Close; ends the metrics streams
-	cancel  context.CancelFunc
-	tailing sync.WaitGroup
+	ctx          context.Context // cancelled by Close; ends the metrics streams
+	writeTimeout time.Duration   // of one write to a metrics stream; streamWriteTimeout outside tests
+	cancel       context.CancelFunc
+	tailing      sync.WaitGroup
 
 	mu     sync.Mutex
 	shops  map[string]*shop
@@ -124,7 +125,7 @@ func New(opt Options) (*Server, error) {
 		}
 	}
 
-	s := &Server{opt: opt, metrics: NewBroadcaster[Point](), shops: map[string]*shop{}}
+	s := &Server{opt: opt, metrics: NewBroadcaster[Point](), shops: map[string]*shop{}, writeTimeout: streamWriteTimeout}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
 	if opt.RunDir != "" {
@@ -555,7 +556,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	defer sub.Cancel()
 	rc := http.NewResponseController(w)
 	send := func(format string, args ...any) error {
-		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		if err := rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
 		if _, err := fmt.Fprintf(w, format, args...); err != nil {

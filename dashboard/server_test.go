@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -591,6 +592,34 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestStalledViewerIsDisconnected connects a viewer that sends its request and then reads
+// nothing. Once the connection's buffers are full, a write times out and the handler ends.
+func TestStalledViewerIsDisconnected(t *testing.T) {
+	s, ts := newTestServer(t, Options{})
+	s.writeTimeout = 100 * time.Millisecond
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprint(conn, "GET /api/train/stream HTTP/1.1\r\nHost: dashboard\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a subscriber", func() bool { return s.Metrics().Subscribers() == 1 })
+
+	// 100,000 rows of about 250 bytes each exceed what the loopback buffers take.
+	values := map[string]float64{}
+	for _, k := range []string{"episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second", "purchase_rate"} {
+		values[k] = 0.123456789
+	}
+	rows := make([]Point, maxHistory)
+	for i := range rows {
+		rows[i] = Point{Source: "train", Step: int64(i), Values: values}
+	}
+	s.Metrics().Publish(rows...)
+	waitFor(t, "the stalled viewer to be disconnected", func() bool { return s.Metrics().Subscribers() == 0 })
 }
 
 // TestCloseEndsStreams checks that Close ends the metrics streams, so that a server
