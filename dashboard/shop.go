@@ -207,6 +207,11 @@ func (s *shop) stepOnce() (StepView, error) {
 			return StepView{}, err
 		}
 		qValues = append([]float32(nil), q...)
+		for j, ok := range s.env.Available {
+			if !ok {
+				qValues[j] = float32(math.Inf(-1)) // explain leaves out what the shop cannot show
+			}
+		}
 	}
 	if err := s.rec.Recommend(s.env, s.slate); err != nil {
 		return StepView{}, fmt.Errorf("%s: %w", s.rec.Name(), err)

@@ -79,6 +79,7 @@ func runDashboard(c *cli.Context) error {
 	defer cancel()
 	<-ctx.Done()
 	stop()
+	slog.Info("dashboard stopped")
 	return nil
 }
 
