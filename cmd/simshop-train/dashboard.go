@@ -50,6 +50,8 @@ func runDashboard(c *cli.Context) error {
 	if err := checkPositive(c, "max-shops", "max-compare-episodes"); err != nil {
 		return err
 	}
+
+	// The run folder and the catalog of live shops.
 	runDir := c.String("run")
 	if runDir != "" {
 		st, err := os.Stat(runDir)
@@ -64,6 +66,8 @@ func runDashboard(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+
+	// Serve until SIGINT or SIGTERM.
 	srv, err := dashboard.New(dashboard.Options{
 		RunDir: runDir, Catalog: cat,
 		MaxShops: c.Int("max-shops"), MaxCompareEpisodes: c.Int("max-compare-episodes"),
@@ -110,8 +114,8 @@ func dashboardCatalog(c *cli.Context, runDir string) (*simenv.Catalog, error) {
 }
 
 // startTrainDashboard serves the dashboard of a training run in folder out when --dashboard
-// is set, and returns the function that stops it. The dashboard reads the run's files
-// only, so training never waits for a viewer.
+// is set, and returns the function that stops it. The dashboard learns of training only
+// from the run's files, so no viewer can block the training loop.
 func startTrainDashboard(c *cli.Context, out string, cat *simenv.Catalog) (stop func(), err error) {
 	addr := c.String("dashboard")
 	if addr == "" {
