@@ -716,3 +716,30 @@ func TestNewRejectsBadRunFolder(t *testing.T) {
 		t.Errorf("New without a catalog: %v; want an error naming the catalog", err)
 	}
 }
+
+// TestShopTakesChoiceModelAndReward checks that a shop's request sets the reward scheme:
+// under "click" every click earns 1 and a purchase nothing more.
+func TestShopTakesChoiceModelAndReward(t *testing.T) {
+	_, ts := newTestServer(t, Options{})
+	var created ShopCreated
+	body := `{"persona":"cheap_blue","recommender":"filtered","seed":4,"choice_model":"cascade","reward":"click"}`
+	if code, msg := call(t, "POST", ts.URL+"/api/shops", body, &created); code != 200 {
+		t.Fatalf("open shop: status %d: %s", code, msg)
+	}
+	clicked := 0
+	for i, v := range playEpisodes(t, ts.URL, created.ID, 3) {
+		want := 0.0
+		for _, c := range v.Cards {
+			if c.Reaction != "ignored" {
+				want = 1
+				clicked++
+			}
+		}
+		if v.Reward != want {
+			t.Errorf("step %d: reward %v; want %v under the click reward", i, v.Reward, want)
+		}
+	}
+	if clicked == 0 {
+		t.Error("no click in 3 sessions; want some to check the reward")
+	}
+}

@@ -237,6 +237,7 @@ async function startShop() {
   try {
     const created = await api("POST", "/api/shops", {
       persona, recommender: $("shop-rec").value, seed: Number($("shop-seed").value) || 0,
+      choice_model: $("shop-choice").value, reward: $("shop-reward").value,
     });
     shop.id = created.id;
     $("shop-status").textContent = created.recommender + " recommends to " + created.persona + " shoppers on " + created.catalog + " (" + created.items + " items).";
@@ -451,6 +452,11 @@ async function init() {
   $("shop-persona").append(el("option", { value: "mix" }, "a mix of personas…"));
   for (const c of info.checkpoints) $("shop-rec").append(el("option", { value: "checkpoint:" + c }, "checkpoint " + c));
   for (const b of info.baselines) $("shop-rec").append(el("option", { value: b }, b));
+  // An empty choice model or reward keeps the checkpoint's, or the shop's default.
+  $("shop-choice").append(el("option", { value: "" }, "default"));
+  for (const m of info.choice_models) $("shop-choice").append(el("option", { value: m }, m));
+  $("shop-reward").append(el("option", { value: "" }, "default"));
+  for (const r of info.rewards) $("shop-reward").append(el("option", { value: r }, r));
   $("cmp-persona").append(el("option", { value: "all" }, "all personas"));
   for (const p of info.personas) $("cmp-persona").append(el("option", { value: p }, p));
   $("cmp-episodes").max = info.max_compare_episodes;
