@@ -10,7 +10,7 @@ EPISODES  ?= 1000
 PERSONAS  := cheap_blue exposure_buyer value_seeker
 FUZZTIME  ?= 60s
 
-.PHONY: build run test bench bench-compare fuzz lint clean
+.PHONY: build run test bench bench-compare fuzz lint screenshots clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/simshop-train
@@ -47,6 +47,13 @@ bench-compare:
 # most of FUZZTIME goes to fuzzing.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./checkpoints
+
+# Refresh the dashboard screenshots in docs/ by running the browser tests, which need
+# Debian's chromium. The one of the real catalog needs REAL_CATALOG, its CSV file.
+REAL_CATALOG ?=
+screenshots:
+	SIMSHOP_SCREENSHOTS=$(CURDIR)/docs SIMSHOP_REAL_CATALOG=$(REAL_CATALOG) \
+		$(GO) test -count 1 -run '^TestDashboard(RealCatalog)?InBrowser$$' ./cmd/simshop-train
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

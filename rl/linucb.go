@@ -86,6 +86,11 @@ func (l *LinUCB) Recommend(env *simenv.VecEnv, slates []int32) error {
 	return nil
 }
 
+// LastBounds returns the upper confidence bound of every catalog item for the last session
+// of the last Recommend call, with unavailable items at −Inf. The slice is reused by the
+// next call.
+func (l *LinUCB) LastBounds() []float32 { return l.scores }
+
 // bound returns θᵀx + α·sqrt(xᵀA⁻¹x) for the feature row x.
 func (l *LinUCB) bound(row []float32) float64 {
 	for j, v := range row {

@@ -18,6 +18,7 @@ type TrainProgress struct {
 	Loss           float64 // of the latest update; NaN before the first update
 	ReturnMean     float64 // mean return of the episodes finished since the last report; NaN if none finished
 	CTR            float64 // clicks per slate since the last report
+	PurchaseRate   float64 // purchases per slate since the last report
 	StepsPerSecond float64 // shopper-steps per second of wall time since the last report
 }
 
@@ -53,9 +54,9 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 	out := simenv.NewStepResult(env.NumSessions())
 
 	var window struct {
-		returns, episodes, clicks, steps float64
-		start                            time.Time
-		from                             int64
+		returns, episodes, clicks, purchases, steps float64
+		start                                       time.Time
+		from                                        int64
 	}
 	window.start, window.from = time.Now(), d.EnvSteps
 	for d.EnvSteps < opt.Steps {
@@ -74,6 +75,9 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 			if out.Click[i] >= 0 {
 				window.clicks++
 			}
+			if out.Bought[i] {
+				window.purchases++
+			}
 			if done {
 				window.returns += out.EpisodeReturn[i]
 				window.episodes++
@@ -90,6 +94,7 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 				EnvSteps: d.EnvSteps, Episodes: d.Episodes, Updates: d.Updates,
 				Epsilon: d.Config.Epsilon(d.EnvSteps), Loss: d.LastLoss, ReturnMean: math.NaN(),
 				CTR:            window.clicks / window.steps,
+				PurchaseRate:   window.purchases / window.steps,
 				StepsPerSecond: float64(d.EnvSteps-window.from) / time.Since(window.start).Seconds(),
 			}
 			if d.Updates == 0 {
@@ -99,7 +104,7 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 				p.ReturnMean = window.returns / window.episodes
 			}
 			opt.Progress(p)
-			window.returns, window.episodes, window.clicks, window.steps = 0, 0, 0, 0
+			window.returns, window.episodes, window.clicks, window.purchases, window.steps = 0, 0, 0, 0, 0
 			window.start, window.from = time.Now(), d.EnvSteps
 		}
 	}

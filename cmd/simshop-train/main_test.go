@@ -237,7 +237,7 @@ func TestTrainWritesCheckpoint(t *testing.T) {
 	if len(records) < 2 {
 		t.Fatalf("metrics.csv has %d records; want a header and at least one row", len(records))
 	}
-	wantHeader := []string{"env_steps", "episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second"}
+	wantHeader := []string{"env_steps", "episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second", "purchase_rate"}
 	if !slices.Equal(records[0], wantHeader) {
 		t.Errorf("metrics.csv header = %v; want %v", records[0], wantHeader)
 	}

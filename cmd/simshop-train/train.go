@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -52,6 +53,7 @@ func trainCommand() *cli.Command {
 	flags = append(flags, keepFlags()...)
 	flags = append(flags, bestFlags()...)
 	flags = append(flags, scenarioFlags()...)
+	flags = append(flags, dashboardFlag())
 	return &cli.Command{
 		Name:   "train",
 		Usage:  "train a DQN slate recommender and write its checkpoint",
@@ -133,6 +135,11 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	defer metrics.close()
+	stopDashboard, err := startTrainDashboard(c, out, r.catalog)
+	if err != nil {
+		return err
+	}
+	defer stopDashboard()
 
 	env, err := simenv.NewVecEnv(r.catalog, r.shop, r.sessions, rl.TrainSeed(r.seed, r.agent.EnvSteps))
 	if err != nil {
@@ -310,11 +317,14 @@ func resultMetrics(r rl.Result) map[string]float64 {
 
 // metricsFile appends progress rows to a CSV file.
 type metricsFile struct {
-	f *os.File
-	w *csv.Writer
+	f       *os.File
+	w       *csv.Writer
+	columns int // of the file's header: a file begun before purchase_rate existed keeps its 8 columns
 }
 
-var metricsHeader = []string{"env_steps", "episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second"}
+// metricsHeader lists the columns of metrics.csv; new columns go at the end, so that readers
+// of older files find the columns they know in place.
+var metricsHeader = []string{"env_steps", "episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second", "purchase_rate"}
 
 // claimRunFolder checks that a new run may write to the run folder out. A folder that holds
 // an earlier run's checkpoint is rejected unless force is set; with force, the earlier run's
@@ -345,14 +355,20 @@ func openMetrics(path string) (*metricsFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create run folder: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open metrics file: %w", err)
 	}
-	m := &metricsFile{f: f, w: csv.NewWriter(f)}
-	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+	m := &metricsFile{f: f, w: csv.NewWriter(f), columns: len(metricsHeader)}
+	st, err := f.Stat()
+	switch {
+	case err == nil && st.Size() == 0:
 		m.w.Write(metricsHeader)
 		m.w.Flush()
+	case err == nil:
+		if header, err := csv.NewReader(io.NewSectionReader(f, 0, st.Size())).Read(); err == nil {
+			m.columns = min(len(header), len(metricsHeader))
+		}
 	}
 	return m, nil
 }
@@ -361,7 +377,8 @@ func (m *metricsFile) write(p rl.TrainProgress) {
 	m.w.Write([]string{
 		strconv.FormatInt(p.EnvSteps, 10), strconv.FormatInt(p.Episodes, 10), strconv.FormatInt(p.Updates, 10),
 		fmtFloat(p.Epsilon), fmtFloat(p.Loss), fmtFloat(p.ReturnMean), fmtFloat(p.CTR), fmtFloat(p.StepsPerSecond),
-	})
+		fmtFloat(p.PurchaseRate),
+	}[:m.columns])
 	m.w.Flush()
 	if err := m.w.Error(); err != nil {
 		slog.Error("write metrics", "file", m.f.Name(), "err", err)
