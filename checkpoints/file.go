@@ -143,6 +143,12 @@ func Decode(data []byte) (*File, error) {
 		{"training.adam_m", f.Training.AdamM},
 		{"training.adam_v", f.Training.AdamV},
 	}
+	if b := f.Training.Baseline; b != nil {
+		groups = append(groups, []struct {
+			what    string
+			tensors []Tensor
+		}{{"training.baseline.weights", b.Weights}, {"training.baseline.adam_m", b.AdamM}, {"training.baseline.adam_v", b.AdamV}}...)
+	}
 	for _, g := range groups {
 		for _, t := range g.tensors {
 			if err := t.check(); err != nil {

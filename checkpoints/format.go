@@ -129,6 +129,19 @@ type Training struct {
 	Waiting []bool  `msgpack:"waiting,omitempty"`
 	// Replay is the replay buffer, present when ReplayStored is true.
 	Replay *Replay `msgpack:"replay,omitempty"`
+
+	// Baseline is the learned baseline of a REINFORCE agent; other agents leave it out.
+	Baseline *Network `msgpack:"baseline,omitempty"`
+}
+
+// Network is a network trained beside the main one, such as REINFORCE's baseline: its spec,
+// its weights named like a graph's initializers, and its Adam state.
+type Network struct {
+	Spec     nn.Spec  `msgpack:"spec"`
+	Weights  []Tensor `msgpack:"weights"`
+	AdamStep int64    `msgpack:"adam_step"`
+	AdamM    []Tensor `msgpack:"adam_m"`
+	AdamV    []Tensor `msgpack:"adam_v"`
 }
 
 // Replay is a stored replay buffer: Size transitions of Width float32 values in a ring of

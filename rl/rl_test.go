@@ -141,7 +141,12 @@ func smallConfig() DQNConfig {
 
 func trainSmall(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, steps int64) *DQN {
 	t.Helper()
-	d, err := NewDQN(smallConfig(), cat, shop, seed)
+	return trainWith(t, smallConfig(), cat, shop, seed, steps)
+}
+
+func trainWith(t *testing.T, cfg DQNConfig, cat *simenv.Catalog, shop simenv.Config, seed uint64, steps int64) *DQN {
+	t.Helper()
+	d, err := NewDQN(cfg, cat, shop, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +556,12 @@ func TestRecommendersSkipUnavailableItems(t *testing.T) {
 // decoder, loads it into a new agent and env, and trains on to total.
 func resumeAt(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay bool) *DQN {
 	t.Helper()
-	first, err := NewDQN(smallConfig(), cat, shop, seed)
+	return resumeWith(t, smallConfig(), cat, shop, seed, k, total, saveReplay)
+}
+
+func resumeWith(t *testing.T, cfg DQNConfig, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay bool) *DQN {
+	t.Helper()
+	first, err := NewDQN(cfg, cat, shop, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
