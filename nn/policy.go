@@ -13,11 +13,11 @@ import (
 //	dst[i] = logits[i] - max - ln Σ_j exp(logits[j] - max)
 //
 // with max the largest finite logit of this row alone. Subtracting the row's own max keeps
-// every exp in (0, 1], so logits of any finite size give finite results; gorgonia's
-// tensor.SoftMax (tensor v0.9.24) subtracts the max of the whole tensor instead, which
-// underflows every row whose logits sit far below another row's. A logit of -Inf marks an
-// item that cannot be chosen and gets -Inf. It panics if the lengths differ, and writes all
-// -Inf when no logit is finite.
+// every exp in (0, 1], so logits of any finite size give finite results. Gorgonia's
+// softmax (tensor v0.9.24) subtracts the max of the whole tensor instead, so every row whose
+// logits sit far below another row's underflows. A logit of -Inf marks an item that cannot
+// be chosen and gets -Inf. It panics if the lengths differ, and writes all -Inf when no
+// logit is finite.
 func LogSoftmax[T Float](dst, logits []T) {
 	if len(dst) != len(logits) {
 		panic("nn: LogSoftmax: dst and logits differ in length")

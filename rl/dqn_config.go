@@ -22,8 +22,8 @@ type DQNConfig struct {
 	TargetUpdate   int     `msgpack:"target_update" json:"target_update"`     // updates between copies of the online weights to the target network
 	Candidates     int     `msgpack:"candidates" json:"candidates"`           // next-state items stored per transition for the bootstrap target
 	// Tau, when above 0, moves the target network toward the online one after every update,
-	// θ' ← τ·θ + (1-τ)·θ' (Polyak averaging, as in Lillicrap et al., ICLR 2016), in place of the
-	// hard copy every TargetUpdate updates. Files saved before the field existed decode as 0.
+	// θ' ← τ·θ + (1-τ)·θ' (Polyak averaging), in place of the hard copy every TargetUpdate
+	// updates. Files saved before the field existed decode as 0.
 	Tau float64 `msgpack:"tau,omitempty" json:"tau,omitempty"`
 
 	// Learning-rate schedule, by shopper-step; files saved before it existed decode as constant.

@@ -10,7 +10,7 @@ import (
 const (
 	ScheduleConstant = "constant" // the start value throughout
 	ScheduleLinear   = "linear"   // straight from the start value to the final value
-	ScheduleCosine   = "cosine"   // half a cosine from the start value to the final value (Loshchilov and Hutter, ICLR 2017, without restarts)
+	ScheduleCosine   = "cosine"   // half a cosine period from the start value to the final value, without restarts
 )
 
 // ScheduleNames lists the learning-rate schedules.
