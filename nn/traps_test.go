@@ -162,3 +162,35 @@ func TestTrapBroadcastGradient(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardGraphHasNoGradients checks that an acting or target-network graph is
+// forward-only: none of its nodes is a gradient, so a run computes no backward pass and
+// leaves nothing to accumulate. A trainer's graph of the same network does have them.
+func TestForwardGraphHasNoGradients(t *testing.T) {
+	p, err := NewParams[float32](testSpec(), rand.New(rand.NewPCG(9, 10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewForward(p, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range f.net.g.AllNodes() {
+		if len(n.DerivOf()) > 0 || n.Deriv() != nil {
+			t.Errorf("forward graph node %s is or has a gradient", n.Name())
+		}
+	}
+	tr, err := NewTrainer(p, 4, LossHuber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gradients := 0
+	for _, n := range tr.net.g.AllNodes() {
+		if len(n.DerivOf()) > 0 {
+			gradients++
+		}
+	}
+	if gradients == 0 {
+		t.Error("the trainer's graph has no gradient nodes, so this test cannot tell the two apart")
+	}
+}
