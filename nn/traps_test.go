@@ -1,8 +1,8 @@
 package nn
 
-// Tests of the gorgonia v0.9.18 / tensor v0.9.24 traps that nn works around. Each test first
-// shows the trap in raw gorgonia, so that it fails if a library upgrade removes the trap and
-// the workaround can go, and then shows that nn avoids it.
+// Tests of the gorgonia v0.9.18 / tensor v0.9.24 traps that nn works around. Where the trap
+// reproduces, a test first shows it in raw gorgonia, so that it fails if a library upgrade
+// removes the trap and the workaround can go. Each test then shows that nn avoids it.
 
 import (
 	"math"
