@@ -327,6 +327,12 @@ func (r *Reinforce) Update() (bool, error) {
 		}
 		nn.LogSoftmax(r.logProbs, r.logits)
 		for a, item := range rec.slate {
+			if rec.behaviour[a] <= 0 {
+				// An item of probability 0 fills a slate only when fewer than K items can be
+				// shown, so it was not drawn from the policy and teaches it nothing.
+				r.weights[a] = 0
+				continue
+			}
 			pi := math.Exp(r.logProbs[item])
 			ratio := math.Min(pi/rec.behaviour[a], cfg.MaxWeight)
 			lambda := 1.0
@@ -375,6 +381,9 @@ func policyLoss(logProbs []float64, slate []int32, w []float64, eta float64, gra
 	}
 	weightSum, loss := 0.0, -eta*entropy
 	for a, item := range slate {
+		if w[a] == 0 {
+			continue // its log-probability may be -Inf
+		}
 		weightSum += w[a]
 		loss -= w[a] * logProbs[item]
 	}

@@ -263,6 +263,21 @@ func TestReinforceCheckpointRoundTrip(t *testing.T) {
 	}
 }
 
+func TestPolicyLossZeroWeightOfMaskedItem(t *testing.T) {
+	logp := make([]float64, 3)
+	nn.LogSoftmax(logp, []float64{math.Inf(-1), 0, 1})
+	grad := make([]float64, 3)
+	loss := policyLoss(logp, []int32{1, 0}, []float64{1, 0}, 0.01, grad)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		t.Fatalf("loss %g with a masked item of weight 0 in the slate, want a finite value", loss)
+	}
+	for j, g := range grad {
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			t.Errorf("gradient %d is %g", j, g)
+		}
+	}
+}
+
 func TestReinforceRecommendOutsideTrain(t *testing.T) {
 	cat := generated(t, 20)
 	shop := simenv.Config{Persona: simenv.CheapBlue}
