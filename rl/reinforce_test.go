@@ -263,6 +263,27 @@ func TestReinforceCheckpointRoundTrip(t *testing.T) {
 	}
 }
 
+func TestPolicyLossFiniteAtLargeLogits(t *testing.T) {
+	logp := make([]float64, 4)
+	nn.LogSoftmax(logp, []float64{1000, 1003, 998, -1000})
+	grad := make([]float64, 4)
+	loss := policyLoss(logp, []int32{3, 0}, []float64{2, -1}, 0.01, grad)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		t.Fatalf("loss %g at logits near 1e3, want a finite value", loss)
+	}
+	sum := 0.0
+	for j, g := range grad {
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			t.Errorf("gradient %d is %g at logits near 1e3", j, g)
+		}
+		sum += g
+	}
+	// A softmax's logit gradients sum to 0, whatever the weights.
+	if math.Abs(sum) > 1e-9 {
+		t.Errorf("logit gradients sum to %g, want 0", sum)
+	}
+}
+
 func TestPolicyLossZeroWeightOfMaskedItem(t *testing.T) {
 	logp := make([]float64, 3)
 	nn.LogSoftmax(logp, []float64{math.Inf(-1), 0, 1})
