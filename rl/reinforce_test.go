@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -171,6 +172,23 @@ func TestReinforceSeededRun(t *testing.T) {
 	}
 	if got := r.Policy.Tensors[0].Data[0]; got != wantWeight {
 		t.Errorf("first policy weight %.9g, want %.9g", got, wantWeight)
+	}
+}
+
+func TestReinforceSameAcrossGOMAXPROCS(t *testing.T) {
+	cat := generated(t, 30)
+	shop := simenv.Config{Persona: "cheap_blue:0.5,brand_lover:0.5"}
+	var runs []*Reinforce
+	for _, procs := range []int{1, 2} {
+		prev := runtime.GOMAXPROCS(procs)
+		runs = append(runs, trainReinforce(t, cat, shop, 11, 600))
+		runtime.GOMAXPROCS(prev)
+	}
+	if runs[0].Updates != runs[1].Updates || runs[0].LastLoss != runs[1].LastLoss {
+		t.Errorf("GOMAXPROCS 1: updates %d, loss %g; GOMAXPROCS 2: %d, %g", runs[0].Updates, runs[0].LastLoss, runs[1].Updates, runs[1].LastLoss)
+	}
+	for i, pt := range runs[0].Policy.Tensors {
+		compareTensors(t, pt.Name, pt.Data, runs[1].Policy.Tensors[i].Data)
 	}
 }
 
