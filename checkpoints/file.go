@@ -149,6 +149,12 @@ func Decode(data []byte) (*File, error) {
 			tensors []Tensor
 		}{{"training.baseline.weights", b.Weights}, {"training.baseline.adam_m", b.AdamM}, {"training.baseline.adam_v", b.AdamV}}...)
 	}
+	if r := f.Training.Rollouts; r != nil {
+		groups = append(groups, struct {
+			what    string
+			tensors []Tensor
+		}{"training.rollouts.features", []Tensor{r.Features}})
+	}
 	for _, g := range groups {
 		for _, t := range g.tensors {
 			if err := t.check(); err != nil {

@@ -79,6 +79,7 @@ type Reinforce struct {
 	baseline *nn.Trainer[float32]         // the baseline on BatchStates rows
 
 	trainEnv *simenv.VecEnv
+	resume   *reinforceResume // simulator state and rollouts loaded from a checkpoint, for RestoreEnv
 	current  []*stateRecord   // per session, the state whose outcome Observe records
 	running  [][]*stateRecord // per session, the states of the running session
 	ready    []*stateRecord   // states of finished sessions, oldest first

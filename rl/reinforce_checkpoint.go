@@ -14,7 +14,8 @@ import (
 
 // Checkpoint returns the checkpoint of r: the policy's graph and weights, the metadata to
 // use it alone, and the baseline, Adam states, counters and random stream to continue
-// training. The states of running sessions are not stored.
+// training. With run.Env and run.SaveReplay it also stores the simulator's state and the
+// states not yet learned from, so that a resumed run continues exactly.
 func (r *Reinforce) Checkpoint(run RunInfo) (*checkpoints.File, error) {
 	agentConfig, err := msgpack.Marshal(r.Config)
 	if err != nil {
@@ -62,13 +63,12 @@ func (r *Reinforce) Checkpoint(run RunInfo) (*checkpoints.File, error) {
 			},
 		},
 	}
+	if err := r.saveRollouts(f, run); err != nil {
+		return nil, err
+	}
 	f.Stamp(time.Now())
 	return f, nil
 }
-
-// RestoreEnv reports false: a REINFORCE checkpoint stores no simulator state, so a resumed
-// run starts new sessions.
-func (r *Reinforce) RestoreEnv(env *simenv.VecEnv) (bool, error) { return false, nil }
 
 // LoadReinforce restores the agent stored in f. With cat nil it uses the catalog embedded
 // in the file; otherwise cat must be the catalog the model was trained on. It returns the
@@ -152,6 +152,9 @@ func LoadReinforce(f *checkpoints.File, cat *simenv.Catalog) (*Reinforce, *simen
 		return nil, nil, fmt.Errorf("random stream %q: %w", "agent", err)
 	}
 	if err := r.attach(cat, shop.SlateSize); err != nil {
+		return nil, nil, err
+	}
+	if err := r.loadRollouts(f); err != nil {
 		return nil, nil, err
 	}
 	return r, cat, nil

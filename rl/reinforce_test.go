@@ -329,3 +329,69 @@ func TestReinforceRecommendOutsideTrain(t *testing.T) {
 		t.Error("a non-greedy Recommend outside Train returned no error")
 	}
 }
+
+// TestReinforceResumeIsExact trains to k, saves with the simulator state and rollouts
+// through the real encoder and decoder, resumes in a new env, and checks that the run
+// matches one that never stopped.
+func TestReinforceResumeIsExact(t *testing.T) {
+	cat := generated(t, 30)
+	shop := simenv.Config{Persona: "cheap_blue:0.5,value_seeker:0.5", ReturnProb: 0.3}
+	const total = 1200
+	straight := trainReinforce(t, cat, shop, 13, total)
+	for _, k := range []int64{200, 600} {
+		first, err := NewReinforce(smallReinforceConfig(), cat, shop, 13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, _ := simenv.NewVecEnv(cat, shop, 8, TrainSeed(13, 0))
+		if err := first.Train(context.Background(), env, TrainOptions{Steps: k}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := first.Checkpoint(RunInfo{Shop: shop, Seed: 13, Sessions: 8, Env: env, SaveReplay: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Training.Rollouts == nil || len(f.Training.Rollouts.Session) == 0 {
+			t.Fatalf("resume at %d: the checkpoint holds no rollouts", k)
+		}
+		data, err := msgpack.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded, err := checkpoints.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, embedded, err := LoadReinforce(decoded, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env2, _ := simenv.NewVecEnv(embedded, shop, 8, 12345) // every stream comes from the checkpoint
+		if restored, err := second.RestoreEnv(env2); err != nil || !restored {
+			t.Fatalf("RestoreEnv: restored %v, error %v", restored, err)
+		}
+		if err := second.Train(context.Background(), env2, TrainOptions{Steps: total}); err != nil {
+			t.Fatal(err)
+		}
+		if second.Updates != straight.Updates || second.Episodes != straight.Episodes || second.LastLoss != straight.LastLoss {
+			t.Errorf("resume at %d: updates %d, episodes %d, loss %g; straight %d, %d, %g",
+				k, second.Updates, second.Episodes, second.LastLoss, straight.Updates, straight.Episodes, straight.LastLoss)
+		}
+		for i, pt := range straight.Policy.Tensors {
+			compareTensors(t, pt.Name, pt.Data, second.Policy.Tensors[i].Data)
+			compareTensors(t, "adam m "+pt.Name, straight.Adam.M[i], second.Adam.M[i])
+		}
+		for i, pt := range straight.Baseline.Tensors {
+			compareTensors(t, "baseline "+pt.Name, pt.Data, second.Baseline.Tensors[i].Data)
+		}
+	}
+
+	// Without SaveReplay the checkpoint stores no simulator state, and RestoreEnv says so.
+	f, err := straight.Checkpoint(RunInfo{Shop: shop, Seed: 13, Sessions: 8, Env: straight.trainEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Training.Env != nil || f.Training.Rollouts != nil {
+		t.Error("a checkpoint without SaveReplay stores the simulator state or rollouts")
+	}
+}

@@ -11,9 +11,6 @@ import (
 // Train runs the agent on env, which it owns for the duration, until r.EnvSteps reaches
 // opt.Steps or ctx is cancelled. It updates whenever BatchStates states of finished
 // sessions are ready. A cancelled run stops after the current update and returns ctx.Err().
-//
-// NOTE: the sessions running when Train returns are not stored in a checkpoint, so a run
-// resumed from one starts new sessions rather than continuing bit for bit.
 func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) error {
 	if err := r.ensureActor(env.NumSessions()); err != nil {
 		return err

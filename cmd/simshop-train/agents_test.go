@@ -110,3 +110,27 @@ func TestAgentModelNames(t *testing.T) {
 		}
 	}
 }
+
+// TestReinforceResumeMatchesStraightRun stops a REINFORCE run saved with --save-replay,
+// resumes it, and compares the final weights with those of a run that never stopped.
+func TestReinforceResumeMatchesStraightRun(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--persona", "cheap_blue", "--items", "20", "--agent", "reinforce", "--envs", "4",
+		"--eval-episodes", "20", "--hidden", "16", "--batch-states", "32", "--save-replay"}
+	straight := filepath.Join(dir, "straight")
+	mustExecute(t, append([]string{"train", "--out", straight, "--steps", "1000"}, base...)...)
+	stopped := filepath.Join(dir, "stopped")
+	mustExecute(t, append([]string{"train", "--out", stopped, "--steps", "500"}, base...)...)
+	mustExecute(t, "train", "--resume", checkpointPath(stopped), "--out", stopped, "--steps", "1000", "--eval-episodes", "20")
+
+	want := readCheckpoint(t, checkpointPath(straight))
+	got := readCheckpoint(t, checkpointPath(stopped))
+	if got.Training.Updates != want.Training.Updates {
+		t.Errorf("updates %d after resuming, %d straight", got.Training.Updates, want.Training.Updates)
+	}
+	for i, w := range want.Graph.Initializers {
+		if string(got.Graph.Initializers[i].Data) != string(w.Data) {
+			t.Errorf("weights %s differ from the straight run's after resuming", w.Name)
+		}
+	}
+}

@@ -34,7 +34,7 @@ func trainCommand() *cli.Command {
 		&cli.StringFlag{Name: "out", Usage: "run `DIR`, required; the checkpoint goes to DIR/checkpoints/latest.msgpack"},
 		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
 		&cli.BoolFlag{Name: "force", Usage: "replace the run in --out, deleting its checkpoints and metrics"},
-		&cli.BoolFlag{Name: "save-replay", Usage: "store the replay buffer in each checkpoint (about 4 bytes per feature value held), so that a resumed run matches an uninterrupted one bit for bit"},
+		&cli.BoolFlag{Name: "save-replay", Usage: "store the replay buffer, or REINFORCE's states not yet learned from, in each checkpoint (about 4 bytes per feature value held), so that a resumed run matches an uninterrupted one bit for bit"},
 		&cli.Int64Flag{Name: "save-every", Usage: "shopper-steps between checkpoint saves", Value: 10_000},
 		&cli.Int64Flag{Name: "log-every", Usage: "shopper-steps between progress lines", Value: 5_000},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions after training", Value: 500},
