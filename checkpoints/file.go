@@ -143,6 +143,18 @@ func Decode(data []byte) (*File, error) {
 		{"training.adam_m", f.Training.AdamM},
 		{"training.adam_v", f.Training.AdamV},
 	}
+	if b := f.Training.Baseline; b != nil {
+		groups = append(groups, []struct {
+			what    string
+			tensors []Tensor
+		}{{"training.baseline.weights", b.Weights}, {"training.baseline.adam_m", b.AdamM}, {"training.baseline.adam_v", b.AdamV}}...)
+	}
+	if r := f.Training.Rollouts; r != nil {
+		groups = append(groups, struct {
+			what    string
+			tensors []Tensor
+		}{"training.rollouts.features", []Tensor{r.Features}})
+	}
 	for _, g := range groups {
 		for _, t := range g.tensors {
 			if err := t.check(); err != nil {

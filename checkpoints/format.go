@@ -129,6 +129,37 @@ type Training struct {
 	Waiting []bool  `msgpack:"waiting,omitempty"`
 	// Replay is the replay buffer, present when ReplayStored is true.
 	Replay *Replay `msgpack:"replay,omitempty"`
+
+	// Baseline is the learned baseline of a REINFORCE agent; other agents leave it out.
+	Baseline *Network `msgpack:"baseline,omitempty"`
+	// Rollouts are a REINFORCE agent's states not yet learned from, present in files saved
+	// for exact resume.
+	Rollouts *Rollouts `msgpack:"rollouts,omitempty"`
+}
+
+// Rollouts are the slates a REINFORCE agent has shown but not yet learned from: the states
+// of finished sessions that wait for an update, then those of each running session, each
+// group oldest first. State s has Slots = K values per slate position in Slates, Behaviour,
+// Reward and Return.
+type Rollouts struct {
+	Session   []int     `msgpack:"session"`   // per state, the running session it belongs to, or -1 if its session has finished
+	Features  Tensor    `msgpack:"features"`  // shape [states, items × features]: the feature rows of every item
+	Available []byte    `msgpack:"available"` // states × items bytes, 1 where the shop could show the item
+	Slots     int       `msgpack:"slots"`
+	Slates    []int32   `msgpack:"slates"`
+	Behaviour []float64 `msgpack:"behaviour"` // β(a|s) of each slate item
+	Reward    []float64 `msgpack:"reward"`
+	Return    []float64 `msgpack:"return"` // returns-to-go, 0 until the session ends
+}
+
+// Network is a network trained beside the main one, such as REINFORCE's baseline: its spec,
+// its weights named like a graph's initializers, and its Adam state.
+type Network struct {
+	Spec     nn.Spec  `msgpack:"spec"`
+	Weights  []Tensor `msgpack:"weights"`
+	AdamStep int64    `msgpack:"adam_step"`
+	AdamM    []Tensor `msgpack:"adam_m"`
+	AdamV    []Tensor `msgpack:"adam_v"`
 }
 
 // Replay is a stored replay buffer: Size transitions of Width float32 values in a ring of

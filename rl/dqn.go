@@ -99,6 +99,7 @@ func NewDQN(cfg DQNConfig, cat *simenv.Catalog, shop simenv.Config, seed uint64)
 			cfg.Candidates, shop.SlateSize, shop.SlateSize)
 	}
 	enc := NewEncoding(cat, shop.MaxSteps)
+	enc.BrandFeatures = true
 	spec := nn.Spec{Inputs: enc.Width(), Hidden: append([]int(nil), cfg.Hidden...), Outputs: 1, Activation: "relu"}
 	online, err := nn.NewParams[float32](spec, rand.New(rand.NewPCG(DeriveSeed(seed, domainAgent), 1)))
 	if err != nil {
@@ -447,18 +448,33 @@ func (d *DQN) Update() (bool, error) {
 		}
 	}
 
-	// Gradient step, then the periodic hard copy to the target network.
+	// Gradient step at the scheduled learning rate, then the target network follows: by
+	// Polyak averaging after every update when Tau is set, otherwise by a periodic hard copy.
 	loss, err := d.trainer.Run()
 	if err != nil {
 		return false, err
 	}
+	d.Adam.LearningRate = cfg.LearningRateAt(d.EnvSteps)
 	d.Adam.Update(d.Online, d.trainer.Grads)
 	d.LastLoss = float64(loss)
 	d.Updates++
-	if d.Updates%int64(cfg.TargetUpdate) == 0 {
+	switch {
+	case cfg.Tau > 0:
+		polyak(d.Target, d.Online, cfg.Tau)
+	case d.Updates%int64(cfg.TargetUpdate) == 0:
 		d.Target.CopyFrom(d.Online)
 	}
 	return true, nil
+}
+
+// polyak moves every weight of target toward online: θ' ← τ·θ + (1-τ)·θ'.
+func polyak(target, online *nn.Params[float32], tau float64) {
+	for k, t := range target.Tensors {
+		src := online.Tensors[k].Data
+		for i := range t.Data {
+			t.Data[i] = float32(tau*float64(src[i]) + (1-tau)*float64(t.Data[i]))
+		}
+	}
 }
 
 // maskUnavailable sets the score of every item the shop cannot show now to -Inf, so that

@@ -198,18 +198,9 @@ func LoadDQN(f *checkpoints.File, cat *simenv.Catalog) (*DQN, *simenv.Catalog, e
 	if meta.Agent != "dqn" {
 		return nil, nil, fmt.Errorf("the file contains a %q agent, not a DQN", meta.Agent)
 	}
-	embedded, err := simenv.NewCatalog(meta.Catalog.Items, meta.Catalog.Source)
+	cat, err := checkpointCatalog(meta, cat)
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded catalog: %w", err)
-	}
-	if got := embedded.Fingerprint(); got != meta.Catalog.Fingerprint {
-		return nil, nil, fmt.Errorf("embedded catalog has fingerprint %s, but the file records %s: the file is corrupted", got, meta.Catalog.Fingerprint)
-	}
-	if cat == nil {
-		cat = embedded
-	} else if got := cat.Fingerprint(); got != meta.Catalog.Fingerprint {
-		return nil, nil, fmt.Errorf("the model was trained on catalog %q (fingerprint %.12s), but %q has fingerprint %.12s; pass the training catalog, or leave the catalog out to use the one in the checkpoint",
-			meta.Catalog.Source, meta.Catalog.Fingerprint, cat.Source, got)
+		return nil, nil, err
 	}
 
 	d := &DQN{}
@@ -269,6 +260,27 @@ func LoadDQN(f *checkpoints.File, cat *simenv.Catalog) (*DQN, *simenv.Catalog, e
 		return nil, nil, err
 	}
 	return d, cat, nil
+}
+
+// checkpointCatalog returns the catalog a loaded model runs on: cat when it is the one the
+// model was trained on, the catalog embedded in the file when cat is nil, and an error
+// otherwise.
+func checkpointCatalog(meta checkpoints.Metadata, cat *simenv.Catalog) (*simenv.Catalog, error) {
+	embedded, err := simenv.NewCatalog(meta.Catalog.Items, meta.Catalog.Source)
+	if err != nil {
+		return nil, fmt.Errorf("embedded catalog: %w", err)
+	}
+	if got := embedded.Fingerprint(); got != meta.Catalog.Fingerprint {
+		return nil, fmt.Errorf("embedded catalog has fingerprint %s, but the file records %s: the file is corrupted", got, meta.Catalog.Fingerprint)
+	}
+	if cat == nil {
+		return embedded, nil
+	}
+	if got := cat.Fingerprint(); got != meta.Catalog.Fingerprint {
+		return nil, fmt.Errorf("the model was trained on catalog %q (fingerprint %.12s), but %q has fingerprint %.12s; pass the training catalog, or leave the catalog out to use the one in the checkpoint",
+			meta.Catalog.Source, meta.Catalog.Fingerprint, cat.Source, got)
+	}
+	return cat, nil
 }
 
 func dataOf(p *nn.Params[float32]) [][]float32 {

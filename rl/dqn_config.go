@@ -21,6 +21,15 @@ type DQNConfig struct {
 	UpdateEvery    int     `msgpack:"update_every" json:"update_every"`       // vectorized steps between updates
 	TargetUpdate   int     `msgpack:"target_update" json:"target_update"`     // updates between copies of the online weights to the target network
 	Candidates     int     `msgpack:"candidates" json:"candidates"`           // next-state items stored per transition for the bootstrap target
+	// Tau, when above 0, moves the target network toward the online one after every update,
+	// θ' ← τ·θ + (1-τ)·θ' (Polyak averaging), in place of the hard copy every TargetUpdate
+	// updates. Files saved before the field existed decode as 0.
+	Tau float64 `msgpack:"tau,omitempty" json:"tau,omitempty"`
+
+	// Learning-rate schedule, by shopper-step; files saved before it existed decode as constant.
+	LRSchedule string  `msgpack:"lr_schedule,omitempty" json:"lr_schedule,omitempty"` // constant, linear or cosine
+	LRFinal    float64 `msgpack:"lr_final,omitempty" json:"lr_final,omitempty"`       // learning rate from LRSteps on
+	LRSteps    int64   `msgpack:"lr_steps,omitempty" json:"lr_steps,omitempty"`       // shopper-steps of decay
 
 	// Exploration.
 	EpsilonStart float64 `msgpack:"epsilon_start" json:"epsilon_start"` // chance that a slate position shows a random item, at step 0
@@ -97,8 +106,15 @@ func (c DQNConfig) Validate() error {
 		return fmt.Errorf("rl: epsilon must stay in [0, 1], got start %g and end %g", c.EpsilonStart, c.EpsilonEnd)
 	case c.EpsilonSteps < 0:
 		return fmt.Errorf("rl: epsilon decay of %d steps is invalid; use 0 or more", c.EpsilonSteps)
+	case !(c.Tau >= 0 && c.Tau <= 1):
+		return fmt.Errorf("rl: Polyak rate tau %g is invalid; use 0 for hard target copies or a value in (0, 1] such as 0.005", c.Tau)
 	}
-	return nil
+	return validateSchedule(c.LRSchedule, c.LRFinal, c.LRSteps)
+}
+
+// LearningRateAt returns Adam's step size after step shopper-steps.
+func (c DQNConfig) LearningRateAt(step int64) float64 {
+	return scheduleAt(c.LRSchedule, c.LearningRate, c.LRFinal, c.LRSteps, step)
 }
 
 // Epsilon returns the exploration rate after step shopper-steps: linear from EpsilonStart

@@ -32,13 +32,19 @@ const maxCategoryFeatures = 10
 //     the click-through rate of its category and of its colour in this session, and
 //     ln(1+times its category was shown);
 //   - the session: step/MaxSteps, ignored slates in a row/3, clicks per step, any click,
-//     ln(1+clicks), and ln of the shopper's visit number (0 on a first visit).
+//     ln(1+clicks), and ln of the shopper's visit number (0 on a first visit);
+//   - with BrandFeatures, the click-through rate of the item's brand in this session and
+//     ln(1+times its brand was shown).
 type Encoding struct {
 	Categories []string                 `msgpack:"categories"`
 	Colors     []string                 `msgpack:"colors"`
 	MaxSteps   int                      `msgpack:"max_steps"`
 	Mean       [numericFeatures]float64 `msgpack:"mean"` // of ln price, rating, ln(1+popularity), ln(rating/price), ln(1+release age)
 	SD         [numericFeatures]float64 `msgpack:"sd"`
+	// BrandFeatures adds the brand's exposure in the session, which tells a learner which
+	// brands a shopper has already passed over. Checkpoints saved before it existed decode as
+	// false and keep their width.
+	BrandFeatures bool `msgpack:"brand_features,omitempty"`
 }
 
 // Number of features in each group after the one-hot slots.
@@ -47,6 +53,7 @@ const (
 	historyFeatures = 4
 	fitFeatures     = 7
 	sessionFeatures = 6
+	brandFeatures   = 2
 )
 
 // NewEncoding fits an encoding to catalog cat: the most common categories (ties broken by
@@ -99,7 +106,16 @@ func rawNumeric(it simenv.Item) [numericFeatures]float64 {
 
 // Width returns the number of features per row.
 func (e Encoding) Width() int {
-	return len(e.Categories) + 1 + len(e.Colors) + 1 + numericFeatures + historyFeatures + fitFeatures + sessionFeatures
+	w := e.sessionOffset() + sessionFeatures
+	if e.BrandFeatures {
+		w += brandFeatures
+	}
+	return w
+}
+
+// sessionOffset returns the index of the first session feature in a row.
+func (e Encoding) sessionOffset() int {
+	return len(e.Categories) + 1 + len(e.Colors) + 1 + numericFeatures + historyFeatures + fitFeatures
 }
 
 // Encoder writes feature rows for the sessions of a VecEnv. It precomputes the static part
@@ -121,6 +137,7 @@ type Encoder struct {
 	catShown    []float64
 	colorShown  []float64
 	catShownLn  []float32 // ln(1 + catShown), per category
+	brandShown  []float64
 }
 
 // log1pCounts holds float32(ln(1+n)) for the small counts that the history features
@@ -158,6 +175,7 @@ func NewEncoder(enc Encoding, cat *simenv.Catalog) *Encoder {
 		catShown:    make([]float64, len(cat.Categories)),
 		colorShown:  make([]float64, len(cat.Colors)),
 		catShownLn:  make([]float32, len(cat.Categories)),
+		brandShown:  make([]float64, len(cat.Brands)),
 	}
 	catIndex := map[string]int{}
 	for k, c := range enc.Categories {
@@ -213,6 +231,7 @@ func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
 	clear(e.brandClicks)
 	clear(e.catShown)
 	clear(e.colorShown)
+	clear(e.brandShown)
 	m := e.catalog.Len()
 	clicks := env.ItemClicks[i*m : (i+1)*m]
 	exposure := env.Exposure[i*m : (i+1)*m]
@@ -221,6 +240,7 @@ func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
 		if x := exposure[item]; x > 0 {
 			e.catShown[e.catalog.CategoryOf[item]] += float64(x)
 			e.colorShown[e.catalog.ColorOf[item]] += float64(x)
+			e.brandShown[e.catalog.BrandOf[item]] += float64(x)
 		}
 		if c == 0 {
 			continue
@@ -294,6 +314,13 @@ func (e *Encoder) fillDynamic(env *simenv.VecEnv, i, item int, s *sessionSummary
 	f[5] = float32(rate(e.colorClicks[e.catalog.ColorOf[item]], e.colorShown[e.catalog.ColorOf[item]]))
 	f[6] = e.catShownLn[e.catalog.CategoryOf[item]]
 	copy(f[fitFeatures:], s.session[:])
+
+	if e.Encoding.BrandFeatures {
+		brand := e.catalog.BrandOf[item]
+		b := f[fitFeatures+sessionFeatures:]
+		b[0] = float32(rate(e.brandClicks[brand], e.brandShown[brand]))
+		b[1] = float32(math.Log1p(e.brandShown[brand]))
+	}
 }
 
 // rate returns clicks/shown, or 0 when nothing was shown.

@@ -92,7 +92,7 @@ func TestResumeFromFullRowCheckpoint(t *testing.T) {
 	shop := simenv.Config{Persona: simenv.ExposureBuyer}
 	straight := trainSmall(t, cat, shop, 3, 1000)
 	for _, saveReplay := range []bool{true, false} {
-		resumed := resumeAtLayout(t, cat, shop, 3, 608, 1000, saveReplay, true)
+		resumed := resumeAtLayout(t, smallConfig(), cat, shop, 3, 608, 1000, saveReplay, true)
 		if resumed.rowSize != resumed.width {
 			t.Errorf("replay saved %v: the resumed run stores rows of %d values, want the full %d", saveReplay, resumed.rowSize, resumed.width)
 		}

@@ -141,7 +141,12 @@ func smallConfig() DQNConfig {
 
 func trainSmall(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, steps int64) *DQN {
 	t.Helper()
-	d, err := NewDQN(smallConfig(), cat, shop, seed)
+	return trainWith(t, smallConfig(), cat, shop, seed, steps)
+}
+
+func trainWith(t *testing.T, cfg DQNConfig, cat *simenv.Catalog, shop simenv.Config, seed uint64, steps int64) *DQN {
+	t.Helper()
+	d, err := NewDQN(cfg, cat, shop, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,14 +556,20 @@ func TestRecommendersSkipUnavailableItems(t *testing.T) {
 // decoder, loads it into a new agent and env, and trains on to total.
 func resumeAt(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay bool) *DQN {
 	t.Helper()
-	return resumeAtLayout(t, cat, shop, seed, k, total, saveReplay, false)
+	return resumeWith(t, smallConfig(), cat, shop, seed, k, total, saveReplay)
 }
 
-// resumeAtLayout is resumeAt with the first run storing the full feature rows of earlier
-// versions when full is set.
-func resumeAtLayout(t *testing.T, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay, full bool) *DQN {
+// resumeWith is resumeAt for the agent configuration cfg.
+func resumeWith(t *testing.T, cfg DQNConfig, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay bool) *DQN {
 	t.Helper()
-	first, err := NewDQN(smallConfig(), cat, shop, seed)
+	return resumeAtLayout(t, cfg, cat, shop, seed, k, total, saveReplay, false)
+}
+
+// resumeAtLayout is resumeWith with the first run storing the full feature rows of earlier
+// versions when full is set.
+func resumeAtLayout(t *testing.T, cfg DQNConfig, cat *simenv.Catalog, shop simenv.Config, seed uint64, k, total int64, saveReplay, full bool) *DQN {
+	t.Helper()
+	first, err := NewDQN(cfg, cat, shop, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

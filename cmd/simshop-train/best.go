@@ -103,16 +103,16 @@ func (b *bestKeeper) due(step, total int64) bool {
 // evaluation steps r.sessions sessions together, as training does, so the agent's
 // per-session buffers keep their size and training goes on as if no evaluation had run.
 func (b *bestKeeper) evaluate(ctx context.Context, r *run, name string) error {
-	step := r.agent.EnvSteps
+	step := r.agent.TrainedSteps()
 	b.next = (step/b.every + 1) * b.every
 	shop, err := r.shopNow()
 	if err != nil {
 		return err
 	}
-	r.agent.Greedy = true
+	r.agent.SetGreedy(true)
 	res, err := rl.Evaluate(namedRecommender{r.agent, name}, r.catalog, shop,
 		rl.EvalOptions{Episodes: b.episodes, Seed: r.seed, Sessions: r.sessions, Context: ctx})
-	r.agent.Greedy = false
+	r.agent.SetGreedy(false)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (b *bestKeeper) record(r *run, res rl.Result) error {
 	if b.every == 0 {
 		return nil
 	}
-	step := r.agent.EnvSteps
+	step := r.agent.TrainedSteps()
 	improved := res.RewardPerStep > b.best
 	slog.Info("evaluation", "step", step, "episodes", res.Episodes, "reward_per_step", round(res.RewardPerStep, 4),
 		"ci95", round(res.RewardPerStepCI95, 4), "ctr", round(res.CTR, 3), "purchase_rate", round(res.PurchaseRate, 3),

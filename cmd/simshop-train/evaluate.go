@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -54,6 +55,7 @@ func evalCommand() *cli.Command {
 func compareCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "model", Usage: "checkpoint `FILE` to compare with the baselines; repeat for several"},
+		&cli.BoolFlag{Name: "each-persona", Usage: "evaluate each persona of a mixed population separately, such as the personas a model trained on a mix must tell apart"},
 	}
 	flags = append(flags, evalFlags()...)
 	flags = append(flags, shopFlags(populationUsage+"; or all, for each persona in turn")...)
@@ -70,7 +72,7 @@ func compareCommand() *cli.Command {
 // model is a loaded checkpoint, named for reports.
 type model struct {
 	name  string
-	agent *rl.DQN
+	agent rl.Agent
 	shop  simenv.Config
 }
 
@@ -88,12 +90,12 @@ func loadModel(path string, cat *simenv.Catalog) (*model, *simenv.Catalog, error
 	if err != nil {
 		return nil, nil, err
 	}
-	agent, cat, err := rl.LoadDQN(f, cat)
+	agent, cat, err := rl.LoadAgent(f, cat)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load model %s: %w", path, err)
 	}
-	agent.Greedy = true
-	return &model{name: modelName(path), agent: agent, shop: f.Metadata.Shop}, cat, nil
+	agent.SetGreedy(true)
+	return &model{name: agentModelName(f.Metadata.Agent, path), agent: agent, shop: f.Metadata.Shop}, cat, nil
 }
 
 // modelName names a model in reports: "dqn:RUN" for RUN/checkpoints/latest.msgpack,
@@ -166,7 +168,7 @@ func runEval(c *cli.Context) error {
 		return err
 	}
 	// A model trained under drift is evaluated in the shop of its last training step.
-	if shop.Drift, err = simenv.FreezeDrift(shop.Drift, m.agent.EnvSteps, cat); err != nil {
+	if shop.Drift, err = simenv.FreezeDrift(shop.Drift, m.agent.TrainedSteps(), cat); err != nil {
 		return err
 	}
 	res, err := rl.Evaluate(namedRecommender{m.agent, m.name}, cat, shop, evalOptions(c))
@@ -212,6 +214,11 @@ func runCompare(c *cli.Context) error {
 	case !c.IsSet("persona"), c.String("persona") == "all":
 		personas = simenv.PersonaNames
 	}
+	if c.Bool("each-persona") {
+		if personas, err = splitPopulations(personas); err != nil {
+			return err
+		}
+	}
 	var results []rl.Result
 	for _, persona := range personas {
 		shop := evalShop(c, persona, simenv.Config{})
@@ -228,7 +235,7 @@ func runCompare(c *cli.Context) error {
 		}
 		recs = append(recs, rl.NewOracle(cat, shop.SlateSize))
 		for _, m := range models {
-			if m.shop.Persona != persona {
+			if m.shop.Persona != persona && !(c.Bool("each-persona") && inPopulation(m.shop.Persona, persona)) {
 				slog.Warn("model evaluated on a persona it was not trained on", "model", m.name, "trained_on", m.shop.Persona, "persona", persona)
 			}
 			recs = append(recs, namedRecommender{m.agent, m.name})
@@ -257,4 +264,31 @@ func report(c *cli.Context, results []rl.Result) error {
 	}
 	printTable(os.Stdout, results)
 	return nil
+}
+
+// splitPopulations returns the personas of the given populations, each once, in order.
+func splitPopulations(populations []string) ([]string, error) {
+	var personas []string
+	for _, p := range populations {
+		pop, err := simenv.ParsePopulation(p)
+		if err != nil {
+			return nil, err
+		}
+		for i, name := range pop.Personas {
+			if pop.Shares[i] > 0 && !slices.Contains(personas, name) {
+				personas = append(personas, name)
+			}
+		}
+	}
+	return personas, nil
+}
+
+// inPopulation reports whether persona has a share above 0 in population.
+func inPopulation(population, persona string) bool {
+	pop, err := simenv.ParsePopulation(population)
+	if err != nil {
+		return false
+	}
+	i := slices.Index(pop.Personas, persona)
+	return i >= 0 && pop.Shares[i] > 0
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,14 +28,14 @@ var hyperparameterFlags = []string{"hidden", "gamma", "lr", "batch-size", "repla
 func trainCommand() *cli.Command {
 	def := rl.DefaultDQNConfig()
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "agent", Usage: "learning agent: dqn", Value: "dqn"},
+		&cli.StringFlag{Name: "agent", Usage: "learning agent: dqn or reinforce", Value: "dqn"},
 		&cli.Int64Flag{Name: "steps", Usage: "train until this many shopper-steps (slates shown) in total", Value: 60_000},
 		&cli.IntFlag{Name: "envs", Usage: "shopping sessions simulated in parallel", Value: 16},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream of the run", Value: 1},
 		&cli.StringFlag{Name: "out", Usage: "run `DIR`, required; the checkpoint goes to DIR/checkpoints/latest.msgpack"},
 		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
 		&cli.BoolFlag{Name: "force", Usage: "replace the run in --out, deleting its checkpoints and metrics"},
-		&cli.BoolFlag{Name: "save-replay", Usage: "store the replay buffer in each checkpoint (about 4 bytes per feature value held), so that a resumed run matches an uninterrupted one bit for bit"},
+		&cli.BoolFlag{Name: "save-replay", Usage: "store the replay buffer, or REINFORCE's states not yet learned from, in each checkpoint (about 4 bytes per feature value held), so that a resumed run matches an uninterrupted one bit for bit"},
 		&cli.Int64Flag{Name: "save-every", Usage: "shopper-steps between checkpoint saves", Value: 10_000},
 		&cli.Int64Flag{Name: "log-every", Usage: "shopper-steps between progress lines", Value: 5_000},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions after training", Value: 500},
@@ -47,6 +48,7 @@ func trainCommand() *cli.Command {
 		&cli.IntFlag{Name: "target-update", Usage: "updates between target-network copies", Value: def.TargetUpdate},
 		&cli.Int64Flag{Name: "epsilon-steps", Usage: "shopper-steps over which exploration decays from 1 to 0.05", Value: def.EpsilonSteps},
 	}
+	flags = append(flags, agentFlags()...)
 	flags = append(flags, shopFlags(populationUsage)...)
 	flags = append(flags, driftFlag())
 	flags = append(flags, catalogFlags()...)
@@ -56,7 +58,7 @@ func trainCommand() *cli.Command {
 	flags = append(flags, dashboardFlag())
 	return &cli.Command{
 		Name:   "train",
-		Usage:  "train a DQN slate recommender and write its checkpoint",
+		Usage:  "train a DQN or REINFORCE slate recommender and write its checkpoint",
 		Flags:  flags,
 		Action: runTrain,
 	}
@@ -64,7 +66,7 @@ func trainCommand() *cli.Command {
 
 // run is one training run as the command line set it up.
 type run struct {
-	agent    *rl.DQN
+	agent    rl.Agent
 	catalog  *simenv.Catalog
 	shop     simenv.Config
 	seed     uint64
@@ -81,8 +83,8 @@ func runTrain(c *cli.Context) error {
 	if c.String("out") == "" {
 		return fmt.Errorf("--out DIR is required: the run folder for checkpoints and metrics, such as --out runs/cheap_blue")
 	}
-	if a := c.String("agent"); a != "dqn" {
-		return fmt.Errorf("--agent %q is not available; use --agent dqn", a)
+	if a := c.String("agent"); !slices.Contains(rl.AgentNames, a) {
+		return fmt.Errorf("--agent %q is not available; use one of %s", a, strings.Join(rl.AgentNames, ", "))
 	}
 	if err := checkPositive(c, "envs", "eval-episodes", "max-steps"); err != nil {
 		return err
@@ -103,8 +105,8 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	total := c.Int64("steps")
-	if total <= r.agent.EnvSteps {
-		return fmt.Errorf("--steps %d is not beyond the checkpoint's %d shopper-steps; pass a larger total to continue training", total, r.agent.EnvSteps)
+	if total <= r.agent.TrainedSteps() {
+		return fmt.Errorf("--steps %d is not beyond the checkpoint's %d shopper-steps; pass a larger total to continue training", total, r.agent.TrainedSteps())
 	}
 
 	out := c.String("out")
@@ -120,12 +122,12 @@ func runTrain(c *cli.Context) error {
 			return err
 		}
 	}
-	keeper, err := newKeeper(c, out, r.agent.EnvSteps)
+	keeper, err := newKeeper(c, out, r.agent.TrainedSteps())
 	if err != nil {
 		return err
 	}
 	ckptPath := keeper.latestPath()
-	best, err := newBestKeeper(c, out, r.agent.EnvSteps, c.IsSet("resume"))
+	best, err := newBestKeeper(c, out, r.agent.TrainedSteps(), c.IsSet("resume"))
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ func runTrain(c *cli.Context) error {
 	}
 	defer stopDashboard()
 
-	env, err := simenv.NewVecEnv(r.catalog, r.shop, r.sessions, rl.TrainSeed(r.seed, r.agent.EnvSteps))
+	env, err := simenv.NewVecEnv(r.catalog, r.shop, r.sessions, rl.TrainSeed(r.seed, r.agent.TrainedSteps()))
 	if err != nil {
 		return err
 	}
@@ -152,12 +154,12 @@ func runTrain(c *cli.Context) error {
 		return fmt.Errorf("resume the simulator: %w", err)
 	}
 	if !restored {
-		if err := env.SetClock(r.agent.EnvSteps); err != nil {
+		if err := env.SetClock(r.agent.TrainedSteps()); err != nil {
 			return err
 		}
 	}
 	slog.Info("training", "persona", r.shop.Persona, "catalog", r.catalog.Source, "items", r.catalog.Len(),
-		"from_step", r.agent.EnvSteps, "to_step", total, "sessions", r.sessions, "seed", r.seed)
+		"from_step", r.agent.TrainedSteps(), "to_step", total, "sessions", r.sessions, "seed", r.seed)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -167,7 +169,7 @@ func runTrain(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		return keeper.save(f, r.agent.EnvSteps)
+		return keeper.save(f, r.agent.TrainedSteps())
 	}
 	progress := func(p rl.TrainProgress) {
 		slog.Info("progress", "step", p.EnvSteps, "episodes", p.Episodes, "updates", p.Updates,
@@ -175,17 +177,17 @@ func runTrain(c *cli.Context) error {
 			"ctr", round(p.CTR, 3), "steps_per_s", round(p.StepsPerSecond, 0))
 		metrics.write(p)
 	}
-	for r.agent.EnvSteps < total {
-		saveAt := min(total, (r.agent.EnvSteps/c.Int64("save-every")+1)*c.Int64("save-every"))
+	for r.agent.TrainedSteps() < total {
+		saveAt := min(total, (r.agent.TrainedSteps()/c.Int64("save-every")+1)*c.Int64("save-every"))
 		untilSave, cancel := keeper.untilNextSave(ctx)
 		err := r.agent.Train(untilSave, env, rl.TrainOptions{Steps: best.stopAt(saveAt), Every: c.Int64("log-every"), Progress: progress})
-		saveDue := r.agent.EnvSteps >= saveAt || untilSave.Err() != nil // a --save-every step, --save-seconds or a signal
+		saveDue := r.agent.TrainedSteps() >= saveAt || untilSave.Err() != nil // a --save-every step, --save-seconds or a signal
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
-		if ctx.Err() == nil && best.due(r.agent.EnvSteps, total) {
-			if err := best.evaluate(ctx, r, modelName(ckptPath)); err != nil && !errors.Is(err, context.Canceled) {
+		if ctx.Err() == nil && best.due(r.agent.TrainedSteps(), total) {
+			if err := best.evaluate(ctx, r, agentModelName(r.agent.Name(), ckptPath)); err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}
 		}
@@ -196,18 +198,18 @@ func runTrain(c *cli.Context) error {
 		}
 		if ctx.Err() != nil {
 			return interrupted(fmt.Sprintf("training stopped by a signal at shopper-step %d, and the checkpoint is saved. Continue with\n  %s train --resume %s --out %s --steps %d",
-				r.agent.EnvSteps, os.Args[0], ckptPath, out, total))
+				r.agent.TrainedSteps(), os.Args[0], ckptPath, out, total))
 		}
 	}
 
 	// Evaluate the greedy policy on episodes seeded apart from training.
-	r.agent.Greedy = true
+	r.agent.SetGreedy(true)
 	slog.Info("evaluating", "episodes", c.Int("eval-episodes"), "seed", r.seed)
 	shop, err := r.shopNow()
 	if err != nil {
 		return err
 	}
-	res, err := rl.Evaluate(namedRecommender{r.agent, modelName(ckptPath)}, r.catalog, shop,
+	res, err := rl.Evaluate(namedRecommender{r.agent, agentModelName(r.agent.Name(), ckptPath)}, r.catalog, shop,
 		rl.EvalOptions{Episodes: c.Int("eval-episodes"), Seed: r.seed, Sessions: evalSessions, Context: ctx})
 	if errors.Is(err, context.Canceled) {
 		return interrupted(fmt.Sprintf("evaluation stopped by a signal; the trained checkpoint is saved at %s. Evaluate it with\n  %s eval --model %s --seed %d",
@@ -251,6 +253,10 @@ func newRun(c *cli.Context) (*run, error) {
 	if err := simenv.CheckDrift(shop.Drift, c.Int64("steps"), c.Int("envs")); err != nil {
 		return nil, err
 	}
+	seed := c.Uint64("seed")
+	if c.String("agent") == "reinforce" {
+		return newReinforceRun(c, cat, shop, seed)
+	}
 	cfg := rl.DefaultDQNConfig()
 	if cfg.Hidden, err = parseInts(c.String("hidden")); err != nil {
 		return nil, fmt.Errorf("--hidden %q: %w", c.String("hidden"), err)
@@ -259,7 +265,9 @@ func newRun(c *cli.Context) (*run, error) {
 	cfg.BatchSize, cfg.ReplayCapacity = c.Int("batch-size"), c.Int("replay-capacity")
 	cfg.LearningStarts, cfg.TargetUpdate = c.Int("learning-starts"), c.Int("target-update")
 	cfg.EpsilonSteps = c.Int64("epsilon-steps")
-	seed := c.Uint64("seed")
+	if err := scheduleFlags(c, &cfg); err != nil {
+		return nil, err
+	}
 	agent, err := rl.NewDQN(cfg, cat, shop, seed)
 	if err != nil {
 		return nil, err
@@ -272,14 +280,15 @@ func newRun(c *cli.Context) (*run, error) {
 func (r *run) shopNow() (simenv.Config, error) {
 	shop := r.shop
 	var err error
-	shop.Drift, err = simenv.FreezeDrift(r.shop.Drift, r.agent.EnvSteps, r.catalog)
+	shop.Drift, err = simenv.FreezeDrift(r.shop.Drift, r.agent.TrainedSteps(), r.catalog)
 	return shop, err
 }
 
 // resumeRun restores a run from --resume; the checkpoint fixes everything but the length of
 // the run and where it is written.
 func resumeRun(c *cli.Context) (*run, error) {
-	for _, f := range append([]string{"persona", "reward", "max-steps", "return-prob", "budget", "choice-model", "drift", "seed", "envs"}, hyperparameterFlags...) {
+	fixed := append([]string{"persona", "reward", "max-steps", "return-prob", "budget", "choice-model", "drift", "seed", "envs", "agent"}, hyperparameterFlags...)
+	for _, f := range append(fixed, agentHyperparameterFlags...) {
 		if c.IsSet(f) {
 			return nil, fmt.Errorf("--%s cannot change a resumed run: the checkpoint fixes it; leave --%s out, or start a new run without --resume", f, f)
 		}
@@ -295,12 +304,12 @@ func resumeRun(c *cli.Context) (*run, error) {
 			return nil, err
 		}
 	}
-	agent, cat, err := rl.LoadDQN(f, cat)
+	agent, cat, err := rl.LoadAgent(f, cat)
 	if err != nil {
 		return nil, fmt.Errorf("resume from %s: %w", path, err)
 	}
 	m := f.Metadata
-	slog.Info("resuming", "checkpoint", path, "step", agent.EnvSteps, "updates", agent.Updates, "epsilon", round(agent.Config.Epsilon(agent.EnvSteps), 3))
+	slog.Info("resuming", "checkpoint", path, "agent", m.Agent, "step", agent.TrainedSteps(), "updates", f.Training.Updates, "epsilon", round(f.Training.Epsilon, 3))
 	return &run{agent: agent, catalog: cat, shop: m.Shop, seed: m.Seed, sessions: max(1, m.Sessions)}, nil
 }
 

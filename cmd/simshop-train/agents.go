@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/simshop/simshop/rl"
+	"github.com/simshop/simshop/simenv"
+)
+
+// agentFlags are the hyperparameters beyond the DQN's original flags: the learning-rate
+// schedule and Polyak averaging, and the settings of REINFORCE.
+func agentFlags() []cli.Flag {
+	def := rl.DefaultReinforceConfig()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "lr-schedule", Usage: "learning-rate schedule by shopper-step: " + strings.Join(rl.ScheduleNames, ", "), Value: rl.ScheduleConstant},
+		&cli.Float64Flag{Name: "lr-final", Usage: "learning rate at the end of a linear or cosine schedule"},
+		&cli.Int64Flag{Name: "lr-steps", Usage: "shopper-steps over which a linear or cosine schedule decays; defaults to --steps"},
+		&cli.Float64Flag{Name: "tau", Usage: "DQN: Polyak rate of the target network after every update, such as 0.005; 0 copies it every --target-update updates"},
+		&cli.IntFlag{Name: "batch-states", Usage: "REINFORCE: states (slates shown) per update", Value: def.BatchStates},
+		&cli.Float64Flag{Name: "entropy-coef", Usage: "REINFORCE: weight of the policy's entropy bonus", Value: def.EntropyCoef},
+		&cli.BoolFlag{Name: "top-k-correction", Usage: "REINFORCE: weight each item's gradient by K(1-π)^(K-1)", Value: def.TopKCorrection},
+		&cli.Float64Flag{Name: "max-weight", Usage: "REINFORCE: cap of the importance ratio π/β", Value: def.MaxWeight},
+	}
+}
+
+// agentHyperparameterFlags are the flags of agentFlags, which a resumed run takes from its
+// checkpoint.
+var agentHyperparameterFlags = []string{"lr-schedule", "lr-final", "lr-steps", "tau", "batch-states", "entropy-coef", "top-k-correction", "max-weight"}
+
+// scheduleFlags sets the learning-rate schedule and Polyak rate of a DQN from the flags.
+func scheduleFlags(c *cli.Context, cfg *rl.DQNConfig) error {
+	cfg.Tau = c.Float64("tau")
+	cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps = learningRateSchedule(c)
+	return cfg.Validate()
+}
+
+// learningRateSchedule returns the schedule that the flags set; its length defaults to the
+// run's --steps.
+func learningRateSchedule(c *cli.Context) (string, float64, int64) {
+	steps := c.Int64("lr-steps")
+	if !c.IsSet("lr-steps") {
+		steps = c.Int64("steps")
+	}
+	return c.String("lr-schedule"), c.Float64("lr-final"), steps
+}
+
+// newReinforceRun sets up a fresh REINFORCE run. The shared flags --hidden, --gamma, --lr and
+// --batch-size have DQN defaults, so they change the REINFORCE defaults only when set.
+func newReinforceRun(c *cli.Context, cat *simenv.Catalog, shop simenv.Config, seed uint64) (*run, error) {
+	for _, f := range []string{"replay-capacity", "learning-starts", "target-update", "epsilon-steps", "tau", "batch-size"} {
+		if c.IsSet(f) {
+			return nil, fmt.Errorf("--%s sets a DQN hyperparameter, which --agent reinforce does not use; leave it out", f)
+		}
+	}
+	cfg := rl.DefaultReinforceConfig()
+	var err error
+	if c.IsSet("hidden") {
+		if cfg.Hidden, err = parseInts(c.String("hidden")); err != nil {
+			return nil, fmt.Errorf("--hidden %q: %w", c.String("hidden"), err)
+		}
+	}
+	if c.IsSet("gamma") {
+		cfg.Gamma = c.Float64("gamma")
+	}
+	if c.IsSet("lr") {
+		cfg.LearningRate = c.Float64("lr")
+	}
+	cfg.BatchStates = c.Int("batch-states")
+	cfg.EntropyCoef = c.Float64("entropy-coef")
+	cfg.TopKCorrection = c.Bool("top-k-correction")
+	cfg.MaxWeight = c.Float64("max-weight")
+	cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps = learningRateSchedule(c)
+	agent, err := rl.NewReinforce(cfg, cat, shop, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &run{agent: agent, catalog: cat, shop: shop, seed: seed, sessions: c.Int("envs")}, nil
+}
+
+// agentModelName names a model of the given agent in reports, as modelName does for a DQN:
+// "reinforce:RUN" for RUN/checkpoints/latest.msgpack.
+func agentModelName(agent, path string) string {
+	return agent + strings.TrimPrefix(modelName(path), "dqn")
+}
