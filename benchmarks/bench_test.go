@@ -168,10 +168,8 @@ func BenchmarkDQNUpdate(b *testing.B) {
 	})
 }
 
-// The REINFORCE update benchmark belongs here, as BenchmarkREINFORCEUpdate. It builds a
-// REINFORCE agent at its default configuration and fills one batch of episodes. Then it
-// passes the agent's update and that update's floating-point operations to
-// benchmarkUpdate, which reports the same figures as for BenchmarkDQNUpdate.
+// BenchmarkReinforceUpdate lives next to the agent, in rl/reinforce_bench_test.go, because it
+// refills the agent's private batch of states before every update.
 
 // benchmarkUpdate times update b.N times and reports updates and GFLOP per second of
 // wall-clock time and per CPU-second, given the floating-point operations of one update.

@@ -423,3 +423,58 @@ func (o *lossGradOp[T]) Do(inputs ...G.Value) (G.Value, error) { return doWith[T
 func (o *lossGradOp[T]) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
 	return preallocWith[T](o, p, inputs)
 }
+
+// dotOp computes Σ_i a_i·u_i over two matrices of one shape. As a loss on a network's
+// output a with u held constant, its gradient with respect to a is u, which lets a caller
+// backpropagate a loss gradient computed outside the graph.
+type dotOp[T Float] struct {
+	opBase
+	b          *builder
+	rows, cols int
+}
+
+func newDotOp[T Float](b *builder, rows, cols int) *dotOp[T] {
+	return &dotOp[T]{opBase: opBase{name: fmt.Sprintf("dot[%d×%d]", rows, cols), arity: 2}, b: b, rows: rows, cols: cols}
+}
+
+func (o *dotOp[T]) Type() hm.Type { return typeOf(2, 0, true) }
+func (o *dotOp[T]) run(dst []T, src [][]T) {
+	var sum float64
+	for i, v := range src[0] {
+		sum += float64(v) * float64(src[1][i])
+	}
+	dst[0] = T(sum)
+}
+func (o *dotOp[T]) Do(inputs ...G.Value) (G.Value, error) { return doWith[T](o, nil, inputs) }
+func (o *dotOp[T]) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
+	return doWith[T](o, nil, inputs) // a scalar output is returned by value
+}
+
+func (o *dotOp[T]) DiffWRT(int) []bool { return []bool{true, false} }
+
+func (o *dotOp[T]) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	d, err := o.b.apply(newScaleOp[T](o.rows, o.cols), inputs[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d, nil}, nil
+}
+
+// scaleOp computes u·s for a matrix u and a scalar s: dotOp's gradient.
+type scaleOp[T Float] struct{ gradOp }
+
+func newScaleOp[T Float](rows, cols int) *scaleOp[T] {
+	return &scaleOp[T]{gradOp{opBase{name: fmt.Sprintf("scale[%d×%d]", rows, cols), arity: 2, shape: tensor.Shape{rows, cols}}}}
+}
+
+func (o *scaleOp[T]) Type() hm.Type { return typeOf(1, 1, false) }
+func (o *scaleOp[T]) run(dst []T, src [][]T) {
+	s := src[1][0]
+	for i, v := range src[0] {
+		dst[i] = v * s
+	}
+}
+func (o *scaleOp[T]) Do(inputs ...G.Value) (G.Value, error) { return doWith[T](o, o.shape, inputs) }
+func (o *scaleOp[T]) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
+	return preallocWith[T](o, p, inputs)
+}

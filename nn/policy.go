@@ -55,14 +55,15 @@ func LogSoftmax[T Float](dst, logits []T) {
 type Backprop[T Float] struct {
 	net      *mlp[T]
 	upstream []T
-	cost     *G.Node
-	grads    G.Nodes
-	vm       G.VM
+	prog     *program[T]
+	out      []T
 	// Grads receives, after each Run, the gradient of each Params tensor in the same order.
 	Grads [][]T
 }
 
-// NewBackprop builds the gradient graph of p for rows input rows.
+// NewBackprop builds the gradient graph of p for rows input rows. Its loss is
+// Σ out ⊙ upstream with upstream held constant, whose gradient with respect to out is
+// upstream.
 func NewBackprop[T Float](p *Params[T], rows int) (*Backprop[T], error) {
 	net, err := buildMLP(p, rows)
 	if err != nil {
@@ -72,21 +73,24 @@ func NewBackprop[T Float](p *Params[T], rows int) (*Backprop[T], error) {
 	b := &Backprop[T]{net: net, upstream: make([]T, rows*outputs)}
 	uT := tensor.New(tensor.WithShape(rows, outputs), tensor.WithBacking(b.upstream))
 	u := G.NewMatrix(net.g, dtypeOf[T](), G.WithShape(rows, outputs), G.WithName("upstream"), G.WithValue(uT))
-	product, err := G.HadamardProd(net.out, u)
+	cost, err := net.b.apply(newDotOp[T](net.b, rows, outputs), net.out, u)
 	if err != nil {
 		return nil, fmt.Errorf("nn: backprop cost: %w", err)
 	}
-	if b.cost, err = G.Sum(product); err != nil {
-		return nil, fmt.Errorf("nn: backprop cost: %w", err)
-	}
-	if b.grads, err = G.Grad(b.cost, net.weights...); err != nil {
+	grads, err := G.Grad(cost, net.weights...)
+	if err != nil {
 		return nil, fmt.Errorf("nn: gradient graph: %w", err)
 	}
 	b.Grads = make([][]T, len(p.Tensors))
+	preset := map[*G.Node][]T{}
 	for i, pt := range p.Tensors {
 		b.Grads[i] = make([]T, len(pt.Data))
+		preset[grads[i]] = b.Grads[i]
 	}
-	b.vm = G.NewTapeMachine(net.g)
+	if b.prog, err = compile[T](net.b, append(G.Nodes{cost, net.out}, grads...), preset); err != nil {
+		return nil, err
+	}
+	b.out = b.prog.values[net.out]
 	return b, nil
 }
 
@@ -96,17 +100,13 @@ func (b *Backprop[T]) Input() []T { return b.net.input }
 // Upstream returns the [rows, outputs] row-major buffer of dL/dout that Run reads.
 func (b *Backprop[T]) Upstream() []T { return b.upstream }
 
-// Run evaluates the network on Input and writes Σ upstream·∂out/∂θ into Grads.
+// Run evaluates the network on Input and writes Σ upstream·∂out/∂θ into Grads. It
+// allocates nothing; its error is always nil and stays for callers written against
+// gorgonia's machines.
 func (b *Backprop[T]) Run() error {
-	b.vm.Reset()
-	if err := b.vm.RunAll(); err != nil {
-		return fmt.Errorf("nn: backpropagation: %w", err)
-	}
-	for i, g := range b.grads {
-		copy(b.Grads[i], g.Value().Data().([]T))
-	}
+	b.prog.run()
 	return nil
 }
 
 // Output returns the network's [rows, outputs] outputs of the last Run.
-func (b *Backprop[T]) Output() []T { return b.net.out.Value().Data().([]T) }
+func (b *Backprop[T]) Output() []T { return b.out }

@@ -90,6 +90,7 @@ type Reinforce struct {
 	logProbs []float64
 	grad     []float64
 	weights  []float64
+	values   []float32 // the baseline's value of each state of a batch
 }
 
 // stateRecord is one slate shown in training, with what the update needs to learn from it.
@@ -159,6 +160,7 @@ func (r *Reinforce) attach(cat *simenv.Catalog, k int) error {
 	r.top = make([]int32, k)
 	r.logits, r.logProbs, r.grad = make([]float64, m), make([]float64, m), make([]float64, m)
 	r.weights = make([]float64, k)
+	r.values = make([]float32, r.Config.BatchStates)
 	return nil
 }
 
@@ -313,7 +315,7 @@ func (r *Reinforce) Update() (bool, error) {
 	if _, err := r.baseline.Run(); err != nil {
 		return false, err
 	}
-	values := append([]float32(nil), r.baseline.Output()...)
+	values := append(r.values[:0], r.baseline.Output()...)
 	r.BaselineAdam.Update(r.Baseline, r.baseline.Grads)
 
 	// Policy gradient: per state, the weights ρ·λ_K·A of the slate's items, then dL/dz.
