@@ -69,6 +69,15 @@ func TestRecSimRejectsFlags(t *testing.T) {
 		{[]string{"compare", "--scenario", "recsim"}, `--scenario "recsim" is unknown`},
 		{[]string{"compare", "--scenario", "recsim-iev", "--candidates", "1"}, "slate size 2 is invalid with 1 candidates"},
 		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--slateq-target", "previous"}, `SlateQ target "previous" is unknown`},
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--dashboard", "127.0.0.1:0"}, "--dashboard is not available with --scenario recsim-iev"},
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--lr-schedule", "cosine"}, "--lr-schedule is not available"},
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--tau", "0.01"}, "--tau is not available"},
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--eval-every", "100"}, "--eval-every is not available"},
+		{[]string{"train", "--scenario", "recsim-iev", "--out", out, "--budget", "3"}, "--budget does not apply"},
+		{[]string{"eval", "--scenario", "recsim-iev", "--model", "x.msgpack", "--budget", "3"}, "--budget does not apply"},
+		{[]string{"eval", "--scenario", "recsim-iev", "--model", "x.msgpack", "--true-choice"}, "--true-choice applies to train only"},
+		{[]string{"compare", "--scenario", "recsim-iev", "--history=false"}, "--history applies to train only"},
+		{[]string{"compare", "--scenario", "recsim-iev", "--each-persona"}, "--each-persona does not apply"},
 	} {
 		r := execute(t, c.args...)
 		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
