@@ -50,6 +50,46 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 		t.Errorf("compare gives slateq %v, eval %v, on the same seed", rows[2].Mean, eval[0].Mean)
 	}
 
+	// inspect shows the scenario, not the shop and catalog that SlateQ has none of.
+	raw := mustExecute(t, "inspect", model, "--json").stdout
+	var report struct {
+		Metadata map[string]json.RawMessage `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(raw), &report); err != nil {
+		t.Fatalf("decode inspect --json output: %v\n%s", err, raw)
+	}
+	for _, key := range []string{"shop", "catalog"} {
+		if v, ok := report.Metadata[key]; ok {
+			t.Errorf("inspect --json shows %s %s for a SlateQ checkpoint", key, v)
+		}
+	}
+	var scenario struct {
+		Name          string    `json:"name"`
+		Candidates    int       `json:"candidates"`
+		Slate         int       `json:"slate"`
+		ResampleDocs  bool      `json:"resample_docs"`
+		RecSimQuirks  bool      `json:"recsim_quirks"`
+		ChoiceWeights []float64 `json:"choice_weights"`
+	}
+	if err := json.Unmarshal(report.Metadata["scenario"], &scenario); err != nil {
+		t.Fatalf("decode the scenario of inspect --json: %v\n%s", err, raw)
+	}
+	if scenario.Name != "recsim-iev" || scenario.Candidates != 6 || scenario.Slate != 2 || !scenario.ResampleDocs || !scenario.RecSimQuirks {
+		t.Errorf("inspect --json scenario %+v; want recsim-iev, 6 candidates, slate 2, resampling, quirks", scenario)
+	}
+	if len(scenario.ChoiceWeights) != 41 {
+		t.Errorf("inspect --json shows %d choice weights; want 41", len(scenario.ChoiceWeights))
+	}
+	text := mustExecute(t, "inspect", model).stdout
+	for _, want := range []string{"recsim-iev, 6 candidates, slate size 2, resample documents true, RecSim quirks true", "41 weights ["} {
+		if !strings.Contains(text, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "persona ,") || strings.Contains(text, "0 items") {
+		t.Errorf("inspect shows an empty shop or catalog for a SlateQ checkpoint:\n%s", text)
+	}
+
 	// Without --scenario, the SlateQ checkpoint selects RecSim's scenario.
 	implicit := decodeRecSim(t, mustExecute(t, "eval", "--model", model, "--episodes", "12", "--json").stdout)
 	if len(implicit) != 1 || implicit[0].Mean != eval[0].Mean {
