@@ -134,3 +134,40 @@ func TestReinforceResumeMatchesStraightRun(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectReinforceCheckpoint checks that inspect lists the baseline network's tensors
+// and the stored rollouts of a REINFORCE checkpoint saved with --save-replay.
+func TestInspectReinforceCheckpoint(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "rf")
+	mustExecute(t, append([]string{"train", "--out", out, "--persona", "cheap_blue", "--items", "20", "--save-replay"}, tinyReinforce...)...)
+	ckpt, err := checkpoints.Load(checkpointPath(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := inspectJSON(t, checkpointPath(out))
+
+	groups := map[string]int{}
+	for _, tensor := range report.Tensors {
+		groups[tensor.Group]++
+	}
+	want := len(ckpt.Training.Baseline.Weights)
+	for _, g := range []string{"training.baseline", "training.baseline.adam_m", "training.baseline.adam_v"} {
+		if groups[g] != want {
+			t.Errorf("group %s has %d tensors; want the baseline's %d", g, groups[g], want)
+		}
+	}
+	states := len(ckpt.Training.Rollouts.Session)
+	if states == 0 {
+		t.Fatal("a REINFORCE checkpoint saved with --save-replay stores no rollouts")
+	}
+	if report.Training.RolloutStates != states {
+		t.Errorf("inspect --json reports %d rollout states; the file stores %d", report.Training.RolloutStates, states)
+	}
+	text := mustExecute(t, "inspect", checkpointPath(out)).stdout
+	if want := fmt.Sprintf("%d states not yet learned from, stored", states); !strings.Contains(text, want) {
+		t.Errorf("text report lacks %q:\n%s", want, text)
+	}
+	if strings.Contains(text, "replay buffer") {
+		t.Errorf("text report speaks of a replay buffer for REINFORCE:\n%s", text)
+	}
+}

@@ -121,7 +121,8 @@ type inspectedNode struct {
 }
 
 // inspectedTensor describes one stored tensor. Group is where it is stored:
-// graph.initializers, training.target, training.adam_m or training.adam_v.
+// graph.initializers, training.target, training.adam_m, training.adam_v, or for REINFORCE's
+// baseline network training.baseline, training.baseline.adam_m and training.baseline.adam_v.
 type inspectedTensor struct {
 	Group  string `json:"group"`
 	Name   string `json:"name"`
@@ -132,13 +133,16 @@ type inspectedTensor struct {
 }
 
 type inspectedTraining struct {
-	EnvSteps     int64          `json:"env_steps"`
-	Episodes     int64          `json:"episodes"`
-	Updates      int64          `json:"updates"`
-	Epsilon      jsonFloat      `json:"epsilon"`
-	AdamStep     int64          `json:"adam_step"`
-	ReplayStored bool           `json:"replay_stored"`
-	RNGBytes     map[string]int `json:"rng_bytes"` // bytes of state per random stream
+	EnvSteps     int64     `json:"env_steps"`
+	Episodes     int64     `json:"episodes"`
+	Updates      int64     `json:"updates"`
+	Epsilon      jsonFloat `json:"epsilon"`
+	AdamStep     int64     `json:"adam_step"`
+	ReplayStored bool      `json:"replay_stored"`
+	// RolloutStates counts the REINFORCE states not yet learned from that the file stores,
+	// which --save-replay keeps for an exact resume.
+	RolloutStates int            `json:"rollout_states,omitempty"`
+	RNGBytes      map[string]int `json:"rng_bytes"` // bytes of state per random stream
 }
 
 // inspectArgs returns the FILE argument and whether --json was given. The flag parser
@@ -263,6 +267,19 @@ func inspect(path string, size int64, f *checkpoints.File) (*inspection, error) 
 		{"training.target", f.Training.Target},
 		{"training.adam_m", f.Training.AdamM},
 		{"training.adam_v", f.Training.AdamV},
+	}
+	if b := f.Training.Baseline; b != nil {
+		groups = append(groups, []struct {
+			name    string
+			tensors []checkpoints.Tensor
+		}{
+			{"training.baseline", b.Weights},
+			{"training.baseline.adam_m", b.AdamM},
+			{"training.baseline.adam_v", b.AdamV},
+		}...)
+	}
+	if ro := f.Training.Rollouts; ro != nil {
+		r.Training.RolloutStates = len(ro.Session)
 	}
 	for _, g := range groups {
 		for _, t := range g.tensors {
@@ -408,9 +425,14 @@ func printInspection(w io.Writer, r *inspection) {
 	fmt.Fprintf(tw, "  updates\t%d\n", tr.Updates)
 	fmt.Fprintf(tw, "  epsilon\t%.6g\n", float64(tr.Epsilon))
 	fmt.Fprintf(tw, "  adam step\t%d\n", tr.AdamStep)
-	if tr.ReplayStored {
+	switch {
+	case tr.ReplayStored:
 		fmt.Fprintf(tw, "  replay buffer\tstored\n")
-	} else {
+	case tr.RolloutStates > 0:
+		fmt.Fprintf(tw, "  rollouts\t%d states not yet learned from, stored\n", tr.RolloutStates)
+	case r.Metadata.Agent == "reinforce":
+		fmt.Fprintf(tw, "  rollouts\tnot stored; a resumed run collects new ones before its next update\n")
+	default:
 		fmt.Fprintf(tw, "  replay buffer\tnot stored; a resumed run refills it before its next update\n")
 	}
 	for _, name := range sortedKeys(tr.RNGBytes) {
