@@ -78,6 +78,27 @@ func TestReinforceRejectsDQNFlags(t *testing.T) {
 	}
 }
 
+// TestScheduleFlagsNeedEachOther checks that train rejects schedule and target flags that
+// the other flags would make it ignore, or a decaying schedule without its final rate.
+func TestScheduleFlagsNeedEachOther(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--lr-final", "1e-4"}, "--lr-final applies only to a decaying schedule"},
+		{[]string{"--lr-steps", "100"}, "--lr-steps applies only to a decaying schedule"},
+		{[]string{"--agent", "reinforce", "--lr-steps", "100"}, "--lr-steps applies only to a decaying schedule"},
+		{[]string{"--lr-schedule", "cosine"}, "--lr-schedule cosine needs --lr-final"},
+		{[]string{"--agent", "reinforce", "--lr-schedule", "linear"}, "--lr-schedule linear needs --lr-final"},
+		{[]string{"--tau", "0.01", "--target-update", "10"}, "--target-update applies only with --tau 0"},
+	} {
+		args := append([]string{"train", "--out", "run", "--persona", "cheap_blue", "--items", "20"}, c.args...)
+		if r := execute(t, args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("train %s: exit code %d, stderr %q; want an error containing %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
+}
+
 func TestCompareEachPersona(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "mix")
 	mustExecute(t, append([]string{"train", "--out", out, "--persona", "cheap_blue:0.5,value_seeker:0.5,brand_lover:0", "--items", "20",
