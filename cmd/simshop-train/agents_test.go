@@ -57,6 +57,7 @@ func TestTrainReinforceEvalAndCompare(t *testing.T) {
 	}
 }
 
+// TestReinforceRejectsDQNFlags checks that each agent rejects the other's hyperparameters.
 func TestReinforceRejectsDQNFlags(t *testing.T) {
 	for _, flag := range []string{"--replay-capacity", "--learning-starts", "--target-update", "--epsilon-steps", "--batch-size", "--tau"} {
 		value := "100"
@@ -66,6 +67,16 @@ func TestReinforceRejectsDQNFlags(t *testing.T) {
 		r := execute(t, "train", "--out", "run", "--persona", "cheap_blue", "--items", "20", "--agent", "reinforce", flag, value)
 		if r.code == 0 || !strings.Contains(r.stderr, flag[2:]) {
 			t.Errorf("%s with --agent reinforce: exit code %d, stderr %q; want an error naming the flag", flag, r.code, r.stderr)
+		}
+	}
+	for _, flag := range []string{"--batch-states", "--entropy-coef", "--max-weight", "--top-k-correction=false"} {
+		args := []string{"train", "--out", "run", "--persona", "cheap_blue", "--items", "20", flag}
+		if !strings.Contains(flag, "=") {
+			args = append(args, "3")
+		}
+		name := strings.TrimSuffix(flag, "=false")
+		if r := execute(t, args...); r.code == 0 || !strings.Contains(r.stderr, name+" sets a REINFORCE hyperparameter") {
+			t.Errorf("%s with the DQN: exit code %d, stderr %q; want an error naming the flag", flag, r.code, r.stderr)
 		}
 	}
 	r := execute(t, "train", "--out", "run", "--persona", "cheap_blue", "--agent", "ppo")

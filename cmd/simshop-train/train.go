@@ -257,6 +257,11 @@ func newRun(c *cli.Context) (*run, error) {
 	if c.String("agent") == "reinforce" {
 		return newReinforceRun(c, cat, shop, seed)
 	}
+	for _, f := range []string{"batch-states", "entropy-coef", "top-k-correction", "max-weight"} {
+		if c.IsSet(f) {
+			return nil, fmt.Errorf("--%s sets a REINFORCE hyperparameter, which the DQN does not use; add --agent reinforce or leave it out", f)
+		}
+	}
 	cfg := rl.DefaultDQNConfig()
 	if cfg.Hidden, err = parseInts(c.String("hidden")); err != nil {
 		return nil, fmt.Errorf("--hidden %q: %w", c.String("hidden"), err)
