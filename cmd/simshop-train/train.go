@@ -197,8 +197,13 @@ func runTrain(c *cli.Context) error {
 			}
 		}
 		if ctx.Err() != nil {
-			return interrupted(fmt.Sprintf("training stopped by a signal at shopper-step %d, and the checkpoint is saved. Continue with\n  %s train --resume %s --out %s --steps %d",
-				r.agent.TrainedSteps(), os.Args[0], ckptPath, out, total))
+			// A resumed run saves its replay buffer only when asked again.
+			replay := ""
+			if c.Bool("save-replay") {
+				replay = " --save-replay"
+			}
+			return interrupted(fmt.Sprintf("training stopped by a signal at shopper-step %d, and the checkpoint is saved. Continue with\n  %s train --resume %s --out %s --steps %d%s",
+				r.agent.TrainedSteps(), os.Args[0], ckptPath, out, total, replay))
 		}
 	}
 
