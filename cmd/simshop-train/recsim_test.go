@@ -125,3 +125,17 @@ func TestRecSimRejectsFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRecSimSessionsDefault checks that SlateQ training runs the number of sessions that
+// the help of --envs gives for RecSim's scenario.
+func TestRecSimSessionsDefault(t *testing.T) {
+	help := mustExecute(t, "train", "--help").stdout
+	if !strings.Contains(help, "32 by default with --scenario recsim-iev") {
+		t.Errorf("train --help does not give --envs 32 for recsim-iev:\n%s", help)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	r := mustExecute(t, "train", "--scenario", "recsim-iev", "--out", out, "--steps", "64", "--eval-episodes", "2", "--hidden", "8")
+	if !strings.Contains(r.stderr, " envs=32 ") {
+		t.Errorf("SlateQ training log does not show envs=32:\n%s", r.stderr)
+	}
+}

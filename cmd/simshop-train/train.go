@@ -30,7 +30,7 @@ func trainCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "agent", Usage: "learning agent: dqn or reinforce", Value: "dqn"},
 		&cli.Int64Flag{Name: "steps", Usage: "train until this many shopper-steps (slates shown) in total", Value: 60_000},
-		&cli.IntFlag{Name: "envs", Usage: "shopping sessions simulated in parallel", Value: 16},
+		&cli.IntFlag{Name: "envs", Usage: fmt.Sprintf("shopping sessions simulated in parallel; %d by default with --scenario %s", recsimTrainSessions, scenarioRecSim), Value: 16},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream of the run", Value: 1},
 		&cli.StringFlag{Name: "out", Usage: "run `DIR`, required; the checkpoint goes to DIR/checkpoints/latest.msgpack"},
 		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
