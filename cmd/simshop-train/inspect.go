@@ -430,6 +430,8 @@ func printInspection(w io.Writer, r *inspection) {
 		fmt.Fprintf(tw, "  replay buffer\tstored\n")
 	case tr.RolloutStates > 0:
 		fmt.Fprintf(tw, "  rollouts\t%d states not yet learned from, stored\n", tr.RolloutStates)
+	case r.Metadata.Agent == "slateq":
+		fmt.Fprintf(tw, "  replay buffer\tnot stored; a SlateQ checkpoint cannot resume training\n")
 	case r.Metadata.Agent == "reinforce":
 		fmt.Fprintf(tw, "  rollouts\tnot stored; a resumed run collects new ones before its next update\n")
 	default:

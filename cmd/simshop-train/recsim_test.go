@@ -86,6 +86,9 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 			t.Errorf("inspect lacks %q:\n%s", want, text)
 		}
 	}
+	if !strings.Contains(text, "not stored; a SlateQ checkpoint cannot resume training") || strings.Contains(text, "resumed run") {
+		t.Errorf("inspect does not say that a SlateQ checkpoint cannot resume:\n%s", text)
+	}
 	if strings.Contains(text, "persona ,") || strings.Contains(text, "0 items") {
 		t.Errorf("inspect shows an empty shop or catalog for a SlateQ checkpoint:\n%s", text)
 	}
