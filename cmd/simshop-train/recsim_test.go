@@ -93,6 +93,22 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 		t.Errorf("inspect shows an empty shop or catalog for a SlateQ checkpoint:\n%s", text)
 	}
 
+	// A SlateQ checkpoint cannot resume, nor join a comparison of shop models.
+	shopModel := filepath.Join(t.TempDir(), "shop")
+	trainTiny(t, shopModel)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--resume", model, "--out", out, "--steps", "5000"}, "SlateQ agent of --scenario recsim-iev"},
+		{[]string{"compare", "--model", checkpointPath(shopModel), "--model", model}, "SlateQ agent of --scenario recsim-iev"},
+		{[]string{"compare", "--model", model, "--model", checkpointPath(shopModel)}, "apart from SlateQ checkpoints"},
+	} {
+		if r := execute(t, c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("simshop-train %s: exit code %d, stderr %q; want an error containing %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
+
 	// Without --scenario, the SlateQ checkpoint selects RecSim's scenario.
 	implicit := decodeRecSim(t, mustExecute(t, "eval", "--model", model, "--episodes", "12", "--json").stdout)
 	if len(implicit) != 1 || implicit[0].Mean != eval[0].Mean {
