@@ -9,10 +9,10 @@ import (
 
 // recsimRow is one row of the JSON output of RecSim's scenario.
 type recsimRow struct {
-	Policy   string
-	Episodes int
-	Mean     float64
-	CI95     float64
+	Policy   string  `json:"policy"`
+	Episodes int     `json:"episodes"`
+	Mean     float64 `json:"return_mean"`
+	CI95     float64 `json:"return_ci95"`
 }
 
 func decodeRecSim(t *testing.T, stdout string) []recsimRow {
@@ -33,7 +33,18 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 		"--candidates", "6", "--recsim-quirks")
 	model := filepath.Join(out, "checkpoints", "latest.msgpack")
 
-	eval := decodeRecSim(t, mustExecute(t, "eval", "--scenario", "recsim-iev", "--model", model, "--episodes", "12", "--json").stdout)
+	evalJSON := mustExecute(t, "eval", "--scenario", "recsim-iev", "--model", model, "--episodes", "12", "--json").stdout
+	// The keys follow those of the shop's results, such as return_mean and session_length.
+	var keys []map[string]any
+	if err := json.Unmarshal([]byte(evalJSON), &keys); err != nil || len(keys) != 1 {
+		t.Fatalf("decode eval --json: %v\n%s", err, evalJSON)
+	}
+	for _, k := range []string{"policy", "episodes", "return_mean", "return_stdev", "return_ci95", "session_length", "clicks", "clicked_quality"} {
+		if _, ok := keys[0][k]; !ok {
+			t.Errorf("eval --json lacks the key %s:\n%s", k, evalJSON)
+		}
+	}
+	eval := decodeRecSim(t, evalJSON)
 	if len(eval) != 1 || eval[0].Policy != "slateq" || eval[0].Episodes != 12 {
 		t.Fatalf("eval rows %+v; want one slateq row of 12 episodes", eval)
 	}
