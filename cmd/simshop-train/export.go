@@ -176,7 +176,8 @@ func onnxModel(f *checkpoints.File, path string) (*onnx.ModelProto, error) {
 	}, nil
 }
 
-// rowMeaning says what an input row and the output q of the agent's network are.
+// rowMeaning returns the description of an input row and of the output q of the agent's
+// network.
 func rowMeaning(agent string) string {
 	const shopRows = "Each input row holds the features of one (session, item) pair, encoded as SimShop's rl.Encoding does with the statistics " +
 		"in that checkpoint's metadata.encoding, which the model property simshop.encoding repeats. "
