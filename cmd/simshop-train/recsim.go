@@ -223,13 +223,16 @@ func runTrainRecSim(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
+	path := filepath.Join(out, "checkpoints", "latest.msgpack")
+	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
+		return fmt.Errorf("--out %s already contains a run (%s), which SlateQ cannot resume; choose another --out, or pass --force to replace it", out, path)
+	}
 	if err := claimRunFolder(out, c.Bool("force")); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(out, "checkpoints"), 0o755); err != nil {
 		return fmt.Errorf("create the run folder: %w", err)
 	}
-	path := filepath.Join(out, "checkpoints", "latest.msgpack")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

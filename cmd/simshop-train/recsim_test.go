@@ -104,6 +104,12 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 		t.Errorf("inspect shows an empty shop or catalog for a SlateQ checkpoint:\n%s", text)
 	}
 
+	// A second run in the same folder needs --force, since a SlateQ run cannot resume.
+	again := execute(t, "train", "--scenario", "recsim-iev", "--out", out, "--steps", "64", "--envs", "4", "--eval-episodes", "2")
+	if again.code == 0 || !strings.Contains(again.stderr, "which SlateQ cannot resume; choose another --out, or pass --force") || strings.Contains(again.stderr, "--resume") {
+		t.Errorf("train into a SlateQ run folder: exit code %d, stderr %q; want an error without --resume", again.code, again.stderr)
+	}
+
 	// A SlateQ checkpoint cannot resume, nor join a comparison of shop models.
 	shopModel := filepath.Join(t.TempDir(), "shop")
 	trainTiny(t, shopModel)
