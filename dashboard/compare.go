@@ -135,7 +135,7 @@ func (s *Server) handleCompare(w http.ResponseWriter, r *http.Request) {
 func (s *Server) compare(r *http.Request, personas []string, req CompareRequest) ([]rl.Result, error) {
 	type model struct {
 		name  string
-		agent *rl.DQN
+		agent rl.Agent
 		cat   *simenv.Catalog
 	}
 	var models []model
@@ -152,7 +152,7 @@ func (s *Server) compare(r *http.Request, personas []string, req CompareRequest)
 			if err != nil {
 				return nil, err
 			}
-			models = append(models, model{"dqn:" + name, agent, cat})
+			models = append(models, model{agent.Name() + ":" + name, agent, cat})
 		}
 	}
 	cat := s.opt.Catalog

@@ -334,9 +334,9 @@ func (s *Server) checkpointPath(name string) (string, error) {
 	return filepath.Join(s.opt.RunDir, "checkpoints", name+".msgpack"), nil
 }
 
-// loadCheckpoint loads the run's checkpoint name as a greedy agent on its embedded
-// catalog.
-func (s *Server) loadCheckpoint(name string) (*rl.DQN, *simenv.Catalog, simenv.Config, error) {
+// loadCheckpoint loads the run's checkpoint name, a DQN or REINFORCE agent, as a greedy
+// agent on its embedded catalog.
+func (s *Server) loadCheckpoint(name string) (rl.Agent, *simenv.Catalog, simenv.Config, error) {
 	path, err := s.checkpointPath(name)
 	if err != nil {
 		return nil, nil, simenv.Config{}, err
@@ -345,11 +345,15 @@ func (s *Server) loadCheckpoint(name string) (*rl.DQN, *simenv.Catalog, simenv.C
 	if err != nil {
 		return nil, nil, simenv.Config{}, &httpError{http.StatusUnprocessableEntity, err.Error()}
 	}
-	agent, cat, err := rl.LoadDQN(f, nil)
+	if f.Metadata.Agent == "slateq" {
+		return nil, nil, simenv.Config{}, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf(
+			"checkpoint %s holds a SlateQ agent of RecSim's scenario, which the dashboard does not show; evaluate it with simshop-train eval --model", name)}
+	}
+	agent, cat, err := rl.LoadAgent(f, nil)
 	if err != nil {
 		return nil, nil, simenv.Config{}, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf("load checkpoint %s: %v", name, err)}
 	}
-	agent.Greedy = true
+	agent.SetGreedy(true)
 	return agent, cat, f.Metadata.Shop.WithDefaults(), nil
 }
 
@@ -384,7 +388,7 @@ func (s *Server) newShop(req ShopRequest) (*shop, error) {
 	cat := s.opt.Catalog
 	cfg := simenv.Config{Persona: req.Persona}
 	var rec rl.Recommender
-	var agent *rl.DQN
+	var agent rl.Agent
 	switch name, isCheckpoint := strings.CutPrefix(req.Recommender, "checkpoint:"); {
 	case isCheckpoint:
 		var trained simenv.Config
@@ -396,10 +400,10 @@ func (s *Server) newShop(req ShopRequest) (*shop, error) {
 		// with the shoppers of the request.
 		cfg = trained
 		cfg.Persona = req.Persona
-		if cfg.Drift, err = simenv.FreezeDrift(cfg.Drift, agent.EnvSteps, cat); err != nil {
+		if cfg.Drift, err = simenv.FreezeDrift(cfg.Drift, agent.TrainedSteps(), cat); err != nil {
 			return nil, &httpError{http.StatusUnprocessableEntity, err.Error()}
 		}
-		rec = namedAgent{agent, "dqn:" + name}
+		rec = namedAgent{agent, agent.Name() + ":" + name}
 	case req.Recommender == "oracle":
 		rec = rl.NewOracle(cat, simenv.DefaultSlateSize)
 	default:
@@ -458,7 +462,7 @@ func (s *Server) closeIdleShops() {
 
 // namedAgent reports a checkpoint's agent under the checkpoint's name.
 type namedAgent struct {
-	*rl.DQN
+	rl.Agent
 	name string
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/rl"
 	"github.com/simshop/simshop/simenv"
+	"github.com/simshop/simshop/simenv/recsim"
 )
 
 // testCatalog returns the generated catalog of n items.
@@ -741,5 +742,75 @@ func TestShopTakesChoiceModelAndReward(t *testing.T) {
 	}
 	if clicked == 0 {
 		t.Error("no click in 3 sessions; want some to check the reward")
+	}
+}
+
+// TestReinforceCheckpointShopAndCompare plays a REINFORCE checkpoint in a live shop and a
+// comparison, and checks that a SlateQ checkpoint gets an error that names its scenario.
+func TestReinforceCheckpointShopAndCompare(t *testing.T) {
+	run := t.TempDir()
+	cat := testCatalog(t, 40)
+	shop := simenv.Config{Persona: simenv.CheapBlue}.WithDefaults()
+	cfg := rl.DefaultReinforceConfig()
+	cfg.Hidden = []int{8}
+	agent, err := rl.NewReinforce(cfg, cat, shop, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := agent.Checkpoint(rl.RunInfo{Shop: shop, Seed: 7, Sessions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.Save(filepath.Join(run, "checkpoints", "latest.msgpack"), f); err != nil {
+		t.Fatal(err)
+	}
+	_, ts := newTestServer(t, Options{RunDir: run, Catalog: cat})
+
+	var created ShopCreated
+	body := `{"persona":"cheap_blue","recommender":"checkpoint:latest","seed":1}`
+	if code, msg := call(t, "POST", ts.URL+"/api/shops", body, &created); code != 200 {
+		t.Fatalf("open a shop of the REINFORCE checkpoint: %d %s", code, msg)
+	}
+	if created.Recommender != "reinforce:latest" {
+		t.Errorf("recommender %q; want reinforce:latest", created.Recommender)
+	}
+	var views []StepView
+	if code, msg := call(t, "POST", ts.URL+"/api/shops/"+created.ID+"/step?n=5", "", &views); code != 200 {
+		t.Fatalf("step: %d %s", code, msg)
+	}
+	for i, v := range views {
+		if v.Explain.Kind != "policy logit" || len(v.Explain.Items) != explainedItems {
+			t.Fatalf("step %d: explanation %q with %d items; want policy logits of %d items", i, v.Explain.Kind, len(v.Explain.Items), explainedItems)
+		}
+		for k, it := range v.Explain.Items {
+			if it.InSlate != (k < 3) {
+				t.Errorf("step %d: item %d of the explanation (%s) in slate = %v; want the top 3 in the slate", i, k, it.Name, it.InSlate)
+			}
+		}
+	}
+
+	var results []rl.Result
+	if code, msg := call(t, "POST", ts.URL+"/api/compare", `{"persona":"cheap_blue","episodes":4,"seed":2}`, &results); code != 200 {
+		t.Fatalf("POST /api/compare: %d %s", code, msg)
+	}
+	if last := results[len(results)-1].Recommender; last != "reinforce:latest" {
+		t.Errorf("last recommender of the comparison %q; want reinforce:latest", last)
+	}
+
+	scenario := recsim.DefaultConfig()
+	slateQ, err := rl.NewSlateQ(rl.DefaultSlateQConfig(), scenario, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := slateQ.Checkpoint(1, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.Save(filepath.Join(run, "checkpoints", "step-000000001.msgpack"), g); err != nil {
+		t.Fatal(err)
+	}
+	body = `{"persona":"cheap_blue","recommender":"checkpoint:step-000000001"}`
+	if code, msg := call(t, "POST", ts.URL+"/api/shops", body, nil); code != http.StatusUnprocessableEntity || !strings.Contains(msg, "SlateQ agent of RecSim's scenario") {
+		t.Errorf("shop of a SlateQ checkpoint: status %d, %q; want 422 naming RecSim's scenario", code, msg)
 	}
 }

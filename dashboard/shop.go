@@ -41,7 +41,7 @@ type shop struct {
 	env      *simenv.VecEnv
 	rec      rl.Recommender
 	learner  rl.OnlineLearner
-	dqn      *rl.DQN    // the checkpoint's agent, or nil
+	agent    rl.Agent   // the checkpoint's agent, or nil
 	linucb   *rl.LinUCB // the LinUCB baseline, or nil
 	oracle   bool
 	lastUsed time.Time
@@ -148,16 +148,22 @@ type StepView struct {
 	Totals        ShopTotals  `json:"totals"`
 }
 
+// itemScorer is an agent that scores every item for every session, as the DQN and
+// REINFORCE do.
+type itemScorer interface {
+	Scores(env *simenv.VecEnv) ([]float32, error)
+}
+
 // newShop starts a live shop on catalog cat with recommender rec. agent is rec when it is a
 // loaded checkpoint, else nil.
-func newShop(id string, req ShopRequest, cat *simenv.Catalog, cfg simenv.Config, rec rl.Recommender, agent *rl.DQN) (*shop, error) {
+func newShop(id string, req ShopRequest, cat *simenv.Catalog, cfg simenv.Config, rec rl.Recommender, agent rl.Agent) (*shop, error) {
 	env, err := simenv.NewVecEnv(cat, cfg, 1, 0)
 	if err != nil {
 		return nil, err
 	}
 	env.AutoReset = false
 	s := &shop{
-		id: id, request: req, catalog: cat, env: env, rec: rec, dqn: agent,
+		id: id, request: req, catalog: cat, env: env, rec: rec, agent: agent,
 		slate:   make([]int32, env.Config.SlateSize),
 		out:     simenv.NewStepResult(1),
 		weight:  make([]float64, cat.Len()),
@@ -201,8 +207,8 @@ func (s *shop) stepOnce() (StepView, error) {
 	// Choose the slate, keeping the scores behind it.
 	var explain ExplainView
 	var qValues []float32
-	if s.dqn != nil {
-		q, err := s.dqn.Scores(s.env)
+	if sc, ok := s.agent.(itemScorer); ok {
+		q, err := sc.Scores(s.env)
 		if err != nil {
 			return StepView{}, err
 		}
@@ -228,6 +234,8 @@ func (s *shop) stepOnce() (StepView, error) {
 		return StepView{}, err
 	}
 	switch {
+	case qValues != nil && s.agent.Name() == "reinforce":
+		explain = s.explain("policy logit", "the checkpoint's policy logit per item; played greedily, it shows the items of highest logit", qValues)
 	case qValues != nil:
 		explain = s.explain("Q-value", "the checkpoint's estimate of the discounted return of showing each item now", qValues)
 	case s.linucb != nil:

@@ -44,6 +44,9 @@ func LoadAgent(f *checkpoints.File, cat *simenv.Catalog) (Agent, *simenv.Catalog
 		var r *Reinforce
 		r, cat, err = LoadReinforce(f, cat)
 		agent = r
+	case "slateq":
+		return nil, nil, fmt.Errorf("the file contains a SlateQ agent of --scenario %s, which runs only there: "+
+			"evaluate it with eval or compare apart from shop models, and start a new run instead of resuming it", ScenarioRecSimIEV)
 	default:
 		return nil, nil, fmt.Errorf("the file contains a %q agent; this version loads dqn and reinforce", f.Metadata.Agent)
 	}

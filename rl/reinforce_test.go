@@ -398,3 +398,33 @@ func TestReinforceResumeIsExact(t *testing.T) {
 		t.Error("a checkpoint without SaveReplay stores the simulator state or rollouts")
 	}
 }
+
+// TestReinforceReportsPurchases checks that training progress counts the purchases of
+// REINFORCE's slates, which metrics.csv and the dashboard plot.
+func TestReinforceReportsPurchases(t *testing.T) {
+	cat := generated(t, 30)
+	shop := simenv.Config{Persona: simenv.CheapBlue}
+	r, err := NewReinforce(smallReinforceConfig(), cat, shop, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := simenv.NewVecEnv(cat, shop, 8, TrainSeed(7, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []TrainProgress
+	opt := TrainOptions{Steps: 800, Every: 200, Progress: func(p TrainProgress) { reports = append(reports, p) }}
+	if err := r.Train(context.Background(), env, opt); err != nil {
+		t.Fatal(err)
+	}
+	purchases := 0.0
+	for _, p := range reports {
+		if p.PurchaseRate < 0 || p.PurchaseRate > p.CTR {
+			t.Errorf("step %d: purchase rate %g outside [0, CTR %g]", p.EnvSteps, p.PurchaseRate, p.CTR)
+		}
+		purchases += p.PurchaseRate
+	}
+	if len(reports) != 4 || purchases == 0 {
+		t.Errorf("%d reports with purchase rates summing to %g; want 4 reports and some purchases of cheap_blue", len(reports), purchases)
+	}
+}

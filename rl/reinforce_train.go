@@ -29,9 +29,9 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 	out := simenv.NewStepResult(env.NumSessions())
 
 	var window struct {
-		returns, episodes, clicks, steps float64
-		start                            time.Time
-		from                             int64
+		returns, episodes, clicks, purchases, steps float64
+		start                                       time.Time
+		from                                        int64
 	}
 	window.start, window.from = time.Now(), r.EnvSteps
 	for r.EnvSteps < opt.Steps {
@@ -48,6 +48,9 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 		for i, done := range out.Done {
 			if out.Click[i] >= 0 {
 				window.clicks++
+			}
+			if out.Bought[i] {
+				window.purchases++
 			}
 			if done {
 				window.returns += out.EpisodeReturn[i]
@@ -68,6 +71,7 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 			p := TrainProgress{
 				EnvSteps: r.EnvSteps, Episodes: r.Episodes, Updates: r.Updates,
 				Loss: r.LastLoss, ReturnMean: math.NaN(), CTR: window.clicks / window.steps,
+				PurchaseRate:   window.purchases / window.steps,
 				StepsPerSecond: float64(r.EnvSteps-window.from) / time.Since(window.start).Seconds(),
 			}
 			if r.Updates == 0 {
@@ -77,7 +81,7 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 				p.ReturnMean = window.returns / window.episodes
 			}
 			opt.Progress(p)
-			window.returns, window.episodes, window.clicks, window.steps = 0, 0, 0, 0
+			window.returns, window.episodes, window.clicks, window.purchases, window.steps = 0, 0, 0, 0, 0
 			window.start, window.from = time.Now(), r.EnvSteps
 		}
 	}

@@ -124,12 +124,20 @@ func (a *SlateQ) build() error {
 	if a.bootstrap, err = nn.NewForward(a.Target, b*itemRows); err != nil {
 		return err
 	}
-	n := a.Scenario.Candidates
 	a.batch = make([]int, b)
 	a.choiceObs = make([]choiceObservation, b)
-	a.v, a.q, a.key = make([]float64, n), make([]float64, n), make([]float64, n)
-	a.perm = make([]int32, n)
+	a.scratch(a.Scenario.Candidates)
 	return nil
+}
+
+// scratch returns the scratch of bestSlate and randomSlate for c candidates, growing it if
+// needed. Evaluation may show the agent more candidates than it was trained with.
+func (a *SlateQ) scratch(c int) (v, q, key []float64, perm []int32) {
+	if len(a.v) < c {
+		a.v, a.q, a.key = make([]float64, c), make([]float64, c), make([]float64, c)
+		a.perm = make([]int32, c)
+	}
+	return a.v[:c], a.q[:c], a.key[:c], a.perm[:c]
 }
 
 // Update takes one gradient step of SlateQ on a batch drawn from the replay buffer and
@@ -168,6 +176,7 @@ func (a *SlateQ) Update() (float64, error) {
 	// Target y = r + γ·max_{A'} Σ_{j ∈ A' ∪ {⊥}} P(j | s', A')·Q_target(s', j), with
 	// y = r when the episode ended. P comes from s' in both modes, as in RecSim.
 	target := a.trainer.Target()
+	v, q, key, perm := a.scratch(a.Scenario.Candidates)
 	for b, t := range a.batch {
 		y := cfg.RewardScale * float64(buf.reward[t])
 		if !buf.done[t] {
@@ -178,11 +187,11 @@ func (a *SlateQ) Update() (float64, error) {
 			}
 			rows := qTarget[b*itemRows : (b+1)*itemRows]
 			for j := range nextCands {
-				a.v[j] = a.Choice.Score(next, nextCands[j])
-				a.q[j] = float64(rows[qCands[j]])
+				v[j] = a.Choice.Score(next, nextCands[j])
+				q[j] = float64(rows[qCands[j]])
 			}
-			slate := a.perm[:a.Scenario.Slate]
-			y += cfg.Gamma * bestSlate(a.v, a.q, 1, float64(rows[recsim.Topics]), slate, a.key)
+			slate := perm[:a.Scenario.Slate]
+			y += cfg.Gamma * bestSlate(v, q, 1, float64(rows[recsim.Topics]), slate, key)
 		}
 		target[b] = float32(y)
 	}
@@ -213,9 +222,12 @@ func (a *SlateQ) Update() (float64, error) {
 
 // act writes a slate for every running session of env: with probability epsilon a uniformly
 // random one, else the slate that maximizes Q(s, A) under the learned choice model. fwd
-// must have env.NumSessions()·itemRows rows of the online network.
+// must have env.NumSessions()·itemRows rows of the online network. The network scores
+// clusters, not candidate positions, so env may have other candidate and slate counts than
+// the scenario a was trained on, as when eval overrides them.
 func (a *SlateQ) act(env *recsim.VecEnv, fwd *nn.Forward[float32], slates []int32, epsilon float64) error {
-	n, k, w := env.NumSessions(), a.Scenario.Slate, a.stateWidth
+	n, k, w := env.NumSessions(), env.Config().Slate, a.stateWidth
+	v, q, key, perm := a.scratch(env.Config().Candidates)
 	if len(a.state32) != n*w {
 		a.state32 = make([]float32, n*w)
 	}
@@ -235,29 +247,30 @@ func (a *SlateQ) act(env *recsim.VecEnv, fwd *nn.Forward[float32], slates []int3
 		}
 		dst := slates[i*k : (i+1)*k]
 		if epsilon > 0 && a.rng.Float64() < epsilon {
-			a.randomSlate(dst)
+			a.randomSlate(dst, perm)
 			continue
 		}
 		u := a.state32[i*w : (i+1)*w]
 		rows := out[i*itemRows : (i+1)*itemRows]
 		for j, c := range env.Candidates(i) {
-			a.v[j] = a.Choice.Score(u, uint8(c))
-			a.q[j] = float64(rows[c])
+			v[j] = a.Choice.Score(u, uint8(c))
+			q[j] = float64(rows[c])
 		}
-		bestSlate(a.v, a.q, 1, float64(rows[recsim.Topics]), dst, a.key)
+		bestSlate(v, q, 1, float64(rows[recsim.Topics]), dst, key)
 	}
 	return nil
 }
 
-// randomSlate writes len(dst) distinct candidate positions drawn uniformly.
-func (a *SlateQ) randomSlate(dst []int32) {
-	for j := range a.perm {
-		a.perm[j] = int32(j)
+// randomSlate writes len(dst) distinct positions among len(perm) candidates drawn
+// uniformly, using perm as scratch.
+func (a *SlateQ) randomSlate(dst, perm []int32) {
+	for j := range perm {
+		perm[j] = int32(j)
 	}
 	for x := range dst {
-		y := x + a.rng.IntN(len(a.perm)-x)
-		a.perm[x], a.perm[y] = a.perm[y], a.perm[x]
-		dst[x] = a.perm[x]
+		y := x + a.rng.IntN(len(perm)-x)
+		perm[x], perm[y] = perm[y], perm[x]
+		dst[x] = perm[x]
 	}
 }
 

@@ -328,3 +328,44 @@ func TestSlateQCheckpointRoundTrip(t *testing.T) {
 		t.Error("a DQN checkpoint loaded as SlateQ")
 	}
 }
+
+// TestSlateQEvaluatesOtherScenarios checks that a SlateQ agent plays greedily on more or
+// fewer candidates and on other slate sizes than it was built for, as eval --candidates
+// and --slate ask, exactly as an agent with the same weights built for that scenario.
+func TestSlateQEvaluatesOtherScenarios(t *testing.T) {
+	cfg := DefaultSlateQConfig()
+	cfg.Hidden = []int{8}
+	trained := recsim.DefaultConfig()
+	evaluate := func(a *SlateQ, scenario recsim.Config) recsim.Summary {
+		t.Helper()
+		pol, err := NewSlateQPolicy(a, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := recsim.Evaluate(scenario, pol, 8, 4, 5)
+		if err != nil {
+			t.Fatalf("candidates %d, slate %d: %v", scenario.Candidates, scenario.Slate, err)
+		}
+		return s
+	}
+	a, err := NewSlateQ(cfg, trained, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := evaluate(a, trained)
+	for _, c := range [][2]int{{50, 2}, {5, 2}, {10, 3}, {10, 1}} {
+		other := trained
+		other.Candidates, other.Slate = c[0], c[1]
+		native, err := NewSlateQ(cfg, other, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := evaluate(a, other), evaluate(native, other); got != want {
+			t.Errorf("candidates %d, slate %d: agent built for %d and %d gives %+v, one built for it %+v",
+				c[0], c[1], trained.Candidates, trained.Slate, got, want)
+		}
+	}
+	if after := evaluate(a, trained); after != before {
+		t.Errorf("on its own scenario after the others: %+v, before them %+v", after, before)
+	}
+}

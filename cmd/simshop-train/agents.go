@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -16,7 +17,7 @@ func agentFlags() []cli.Flag {
 	def := rl.DefaultReinforceConfig()
 	return []cli.Flag{
 		&cli.StringFlag{Name: "lr-schedule", Usage: "learning-rate schedule by shopper-step: " + strings.Join(rl.ScheduleNames, ", "), Value: rl.ScheduleConstant},
-		&cli.Float64Flag{Name: "lr-final", Usage: "learning rate at the end of a linear or cosine schedule"},
+		&cli.Float64Flag{Name: "lr-final", Usage: "learning rate at the end of a linear or cosine schedule, which requires it"},
 		&cli.Int64Flag{Name: "lr-steps", Usage: "shopper-steps over which a linear or cosine schedule decays; defaults to --steps"},
 		&cli.Float64Flag{Name: "tau", Usage: "DQN: Polyak rate of the target network after every update, such as 0.005; 0 copies it every --target-update updates"},
 		&cli.IntFlag{Name: "batch-states", Usage: "REINFORCE: states (slates shown) per update", Value: def.BatchStates},
@@ -33,18 +34,35 @@ var agentHyperparameterFlags = []string{"lr-schedule", "lr-final", "lr-steps", "
 // scheduleFlags sets the learning-rate schedule and Polyak rate of a DQN from the flags.
 func scheduleFlags(c *cli.Context, cfg *rl.DQNConfig) error {
 	cfg.Tau = c.Float64("tau")
-	cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps = learningRateSchedule(c)
+	if cfg.Tau != 0 && c.IsSet("target-update") {
+		return fmt.Errorf("--target-update applies only with --tau 0, because with --tau %g the target network follows every update; leave one of them out", cfg.Tau)
+	}
+	var err error
+	if cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps, err = learningRateSchedule(c); err != nil {
+		return err
+	}
 	return cfg.Validate()
 }
 
 // learningRateSchedule returns the schedule that the flags set; its length defaults to the
-// run's --steps.
-func learningRateSchedule(c *cli.Context) (string, float64, int64) {
+// run's --steps. It rejects --lr-final and --lr-steps without a schedule that reads them, and
+// a decaying schedule without --lr-final.
+func learningRateSchedule(c *cli.Context) (string, float64, int64, error) {
+	schedule := c.String("lr-schedule")
+	if schedule == rl.ScheduleConstant {
+		for _, f := range []string{"lr-final", "lr-steps"} {
+			if c.IsSet(f) {
+				return "", 0, 0, fmt.Errorf("--%s applies only to a decaying schedule; add --lr-schedule linear or cosine, or leave --%s out", f, f)
+			}
+		}
+	} else if slices.Contains(rl.ScheduleNames, schedule) && !c.IsSet("lr-final") {
+		return "", 0, 0, fmt.Errorf("--lr-schedule %s needs --lr-final, the learning rate at its end, such as --lr-final 1e-4", schedule)
+	}
 	steps := c.Int64("lr-steps")
 	if !c.IsSet("lr-steps") {
 		steps = c.Int64("steps")
 	}
-	return c.String("lr-schedule"), c.Float64("lr-final"), steps
+	return schedule, c.Float64("lr-final"), steps, nil
 }
 
 // newReinforceRun sets up a fresh REINFORCE run. The shared flags --hidden, --gamma, --lr and
@@ -72,7 +90,9 @@ func newReinforceRun(c *cli.Context, cat *simenv.Catalog, shop simenv.Config, se
 	cfg.EntropyCoef = c.Float64("entropy-coef")
 	cfg.TopKCorrection = c.Bool("top-k-correction")
 	cfg.MaxWeight = c.Float64("max-weight")
-	cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps = learningRateSchedule(c)
+	if cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps, err = learningRateSchedule(c); err != nil {
+		return nil, err
+	}
 	agent, err := rl.NewReinforce(cfg, cat, shop, seed)
 	if err != nil {
 		return nil, err

@@ -57,6 +57,7 @@ func TestTrainReinforceEvalAndCompare(t *testing.T) {
 	}
 }
 
+// TestReinforceRejectsDQNFlags checks that each agent rejects the other's hyperparameters.
 func TestReinforceRejectsDQNFlags(t *testing.T) {
 	for _, flag := range []string{"--replay-capacity", "--learning-starts", "--target-update", "--epsilon-steps", "--batch-size", "--tau"} {
 		value := "100"
@@ -68,6 +69,16 @@ func TestReinforceRejectsDQNFlags(t *testing.T) {
 			t.Errorf("%s with --agent reinforce: exit code %d, stderr %q; want an error naming the flag", flag, r.code, r.stderr)
 		}
 	}
+	for _, flag := range []string{"--batch-states", "--entropy-coef", "--max-weight", "--top-k-correction=false"} {
+		args := []string{"train", "--out", "run", "--persona", "cheap_blue", "--items", "20", flag}
+		if !strings.Contains(flag, "=") {
+			args = append(args, "3")
+		}
+		name := strings.TrimSuffix(flag, "=false")
+		if r := execute(t, args...); r.code == 0 || !strings.Contains(r.stderr, name+" sets a REINFORCE hyperparameter") {
+			t.Errorf("%s with the DQN: exit code %d, stderr %q; want an error naming the flag", flag, r.code, r.stderr)
+		}
+	}
 	r := execute(t, "train", "--out", "run", "--persona", "cheap_blue", "--agent", "ppo")
 	if r.code == 0 || !strings.Contains(r.stderr, "reinforce") {
 		t.Errorf("--agent ppo: exit code %d, stderr %q; want an error listing the agents", r.code, r.stderr)
@@ -75,6 +86,27 @@ func TestReinforceRejectsDQNFlags(t *testing.T) {
 	r = execute(t, "train", "--out", "run", "--persona", "cheap_blue", "--lr-schedule", "step")
 	if r.code == 0 || !strings.Contains(r.stderr, "cosine") {
 		t.Errorf("--lr-schedule step: exit code %d, stderr %q; want an error listing the schedules", r.code, r.stderr)
+	}
+}
+
+// TestScheduleFlagsNeedEachOther checks that train rejects schedule and target flags that
+// the other flags would make it ignore, or a decaying schedule without its final rate.
+func TestScheduleFlagsNeedEachOther(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--lr-final", "1e-4"}, "--lr-final applies only to a decaying schedule"},
+		{[]string{"--lr-steps", "100"}, "--lr-steps applies only to a decaying schedule"},
+		{[]string{"--agent", "reinforce", "--lr-steps", "100"}, "--lr-steps applies only to a decaying schedule"},
+		{[]string{"--lr-schedule", "cosine"}, "--lr-schedule cosine needs --lr-final"},
+		{[]string{"--agent", "reinforce", "--lr-schedule", "linear"}, "--lr-schedule linear needs --lr-final"},
+		{[]string{"--tau", "0.01", "--target-update", "10"}, "--target-update applies only with --tau 0"},
+	} {
+		args := append([]string{"train", "--out", "run", "--persona", "cheap_blue", "--items", "20"}, c.args...)
+		if r := execute(t, args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("train %s: exit code %d, stderr %q; want an error containing %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
 	}
 }
 
@@ -132,5 +164,42 @@ func TestReinforceResumeMatchesStraightRun(t *testing.T) {
 		if string(got.Graph.Initializers[i].Data) != string(w.Data) {
 			t.Errorf("weights %s differ from the straight run's after resuming", w.Name)
 		}
+	}
+}
+
+// TestInspectReinforceCheckpoint checks that inspect lists the baseline network's tensors
+// and the stored rollouts of a REINFORCE checkpoint saved with --save-replay.
+func TestInspectReinforceCheckpoint(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "rf")
+	mustExecute(t, append([]string{"train", "--out", out, "--persona", "cheap_blue", "--items", "20", "--save-replay"}, tinyReinforce...)...)
+	ckpt, err := checkpoints.Load(checkpointPath(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := inspectJSON(t, checkpointPath(out))
+
+	groups := map[string]int{}
+	for _, tensor := range report.Tensors {
+		groups[tensor.Group]++
+	}
+	want := len(ckpt.Training.Baseline.Weights)
+	for _, g := range []string{"training.baseline", "training.baseline.adam_m", "training.baseline.adam_v"} {
+		if groups[g] != want {
+			t.Errorf("group %s has %d tensors; want the baseline's %d", g, groups[g], want)
+		}
+	}
+	states := len(ckpt.Training.Rollouts.Session)
+	if states == 0 {
+		t.Fatal("a REINFORCE checkpoint saved with --save-replay stores no rollouts")
+	}
+	if report.Training.RolloutStates != states {
+		t.Errorf("inspect --json reports %d rollout states; the file stores %d", report.Training.RolloutStates, states)
+	}
+	text := mustExecute(t, "inspect", checkpointPath(out)).stdout
+	if want := fmt.Sprintf("%d states not yet learned from, stored", states); !strings.Contains(text, want) {
+		t.Errorf("text report lacks %q:\n%s", want, text)
+	}
+	if strings.Contains(text, "replay buffer") {
+		t.Errorf("text report speaks of a replay buffer for REINFORCE:\n%s", text)
 	}
 }

@@ -52,8 +52,9 @@ type inspectReport struct {
 		SHA256 string `json:"sha256"`
 	} `json:"tensors"`
 	Training struct {
-		EnvSteps int64 `json:"env_steps"`
-		Updates  int64 `json:"updates"`
+		EnvSteps      int64 `json:"env_steps"`
+		Updates       int64 `json:"updates"`
+		RolloutStates int   `json:"rollout_states"`
 	} `json:"training"`
 }
 

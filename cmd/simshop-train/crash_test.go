@@ -236,6 +236,24 @@ func TestTrainSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
+// TestTrainSIGINTKeepsSaveReplay checks that the resume command printed after a signal
+// keeps --save-replay, without which the resumed run would stop storing its buffer.
+func TestTrainSIGINTKeepsSaveReplay(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"train", "--out", out, "--persona", "cheap_blue", "--save-replay"}, crashTraining...)
+	p := startBinary(t, args...)
+	p.waitFor(t, "msg=progress")
+	if code := p.interrupt(t); code != 130 {
+		t.Fatalf("exit code %d; want 130 after a handled interrupt\nstderr:\n%s", code, p.stderr.String())
+	}
+	lines := strings.Split(strings.TrimRight(p.stderr.String(), "\n"), "\n")
+	command := strings.Fields(lines[len(lines)-1])
+	want := []string{binPath, "train", "--resume", checkpointPath(out), "--out", out, "--steps", "200000", "--save-replay"}
+	if !slices.Equal(command, want) {
+		t.Errorf("resume command = %q; want %q", command, want)
+	}
+}
+
 func TestTrainSIGINT(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	args := append([]string{"train", "--out", out, "--persona", "cheap_blue"}, crashTraining...)

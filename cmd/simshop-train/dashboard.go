@@ -61,6 +61,11 @@ func runDashboard(c *cli.Context) error {
 		if !st.IsDir() {
 			return fmt.Errorf("--run %s is a file; pass the --out folder of a training run", runDir)
 		}
+		latest := filepath.Join(runDir, "checkpoints", "latest.msgpack")
+		if f, _, err := checkpoints.LoadSummary(latest); err == nil && f.Metadata.Agent == "slateq" {
+			return fmt.Errorf("--run %s is a SlateQ run of --scenario %s, which the dashboard does not show; evaluate it with simshop-train eval --model %s",
+				runDir, scenarioRecSim, latest)
+		}
 	}
 	cat, err := dashboardCatalog(c, runDir)
 	if err != nil {

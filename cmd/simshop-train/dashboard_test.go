@@ -66,6 +66,18 @@ func TestDashboardRejectsBadRun(t *testing.T) {
 			t.Errorf("dashboard --run %s: exit %d, stderr %q; want an error with %q naming the fix", c.run, r.code, r.stderr, c.want)
 		}
 	}
+
+	// A SlateQ run has no shop or catalog to show.
+	slateQ := filepath.Join(t.TempDir(), "iev")
+	mustExecute(t, "train", "--scenario", "recsim-iev", "--out", slateQ, "--steps", "64", "--envs", "4",
+		"--eval-episodes", "2", "--hidden", "8", "--candidates", "4")
+	for _, extra := range [][]string{nil, {"--items", "20"}} {
+		args := append([]string{"dashboard", "--run", slateQ, "--addr", "127.0.0.1:0"}, extra...)
+		r := execute(t, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "is a SlateQ run of --scenario recsim-iev") || !strings.Contains(r.stderr, "simshop-train eval --model") {
+			t.Errorf("%s: exit %d, stderr %q; want an error naming the scenario and eval", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
 	if r := execute(t, "dashboard", "--max-shops", "0"); r.code == 0 || !strings.Contains(r.stderr, "--max-shops 0 is invalid") {
 		t.Errorf("dashboard --max-shops 0: exit %d, stderr %q; want a rejection", r.code, r.stderr)
 	}

@@ -238,6 +238,10 @@ func runCompare(c *cli.Context) error {
 			if m.shop.Persona != persona && !(c.Bool("each-persona") && inPopulation(m.shop.Persona, persona)) {
 				slog.Warn("model evaluated on a persona it was not trained on", "model", m.name, "trained_on", m.shop.Persona, "persona", persona)
 			}
+			if diff := shopDifference(m.shop.WithDefaults(), shop); diff != "" {
+				slog.Warn("model evaluated in a shop other than its training shop; pass the training values to compare, or use eval, which defaults to them",
+					"model", m.name, "differences", diff)
+			}
 			recs = append(recs, namedRecommender{m.agent, m.name})
 		}
 		for _, rec := range recs {
@@ -249,6 +253,23 @@ func runCompare(c *cli.Context) error {
 		}
 	}
 	return report(c, results)
+}
+
+// shopDifference lists the settings, other than the persona and drift, in which the shop
+// of a comparison differs from a model's training shop, such as "budget 0.5 -> 0".
+func shopDifference(trained, compared simenv.Config) string {
+	var diffs []string
+	add := func(name string, was, is any) {
+		if was != is {
+			diffs = append(diffs, fmt.Sprintf("%s %v -> %v", name, was, is))
+		}
+	}
+	add("reward", trained.Reward, compared.Reward)
+	add("max-steps", trained.MaxSteps, compared.MaxSteps)
+	add("budget", trained.Budget, compared.Budget)
+	add("return-prob", trained.ReturnProb, compared.ReturnProb)
+	add("choice-model", trained.ChoiceModel, compared.ChoiceModel)
+	return strings.Join(diffs, ", ")
 }
 
 func evalOptions(c *cli.Context) rl.EvalOptions {

@@ -126,10 +126,8 @@ func isCheckpoint(path string) bool {
 func onnxModel(f *checkpoints.File, path string) (*onnx.ModelProto, error) {
 	g := f.Graph
 	graph := &onnx.GraphProto{
-		Name: "simshop_" + f.Metadata.Agent,
-		DocString: fmt.Sprintf("Network %v (%s) of the SimShop checkpoint %s. Each input row holds the features of one (session, item) pair, "+
-			"encoded as SimShop's rl.Encoding does with the statistics in that checkpoint's metadata.encoding, which the model property "+
-			"simshop.encoding repeats. The output q is the row's estimated value.", g.Spec.Widths(), g.Spec.Activation, filepath.Base(path)),
+		Name:      "simshop_" + f.Metadata.Agent,
+		DocString: fmt.Sprintf("Network %v (%s) of the SimShop checkpoint %s. %s", g.Spec.Widths(), g.Spec.Activation, filepath.Base(path), rowMeaning(f.Metadata.Agent)),
 	}
 	for _, v := range g.Inputs {
 		graph.Input = append(graph.Input, onnxValueInfo(v))
@@ -176,6 +174,23 @@ func onnxModel(f *checkpoints.File, path string) (*onnx.ModelProto, error) {
 		Graph:         graph,
 		MetadataProps: props,
 	}, nil
+}
+
+// rowMeaning returns the description of an input row and of the output q of the agent's
+// network.
+func rowMeaning(agent string) string {
+	const shopRows = "Each input row holds the features of one (session, item) pair, encoded as SimShop's rl.Encoding does with the statistics " +
+		"in that checkpoint's metadata.encoding, which the model property simshop.encoding repeats. "
+	switch agent {
+	case "reinforce":
+		return shopRows + "The output q is the policy's logit of the item; the policy is the softmax of the logits over the items the shop can show."
+	case "slateq":
+		return "Each input row holds a user state of RecSim's interest-evolution scenario (the 20 interests, then with the agent config's " +
+			"history the 3 response sums of SimShop's rl/slateq.go), a one-hot of a document's cluster (20 values), and a flag that is 1, " +
+			"with no cluster set, for the no-click item. The output q is Q(s, i), the value of the user consuming that item. The checkpoint's " +
+			"metadata.encoding, repeated as the model property simshop.encoding, holds the scenario and the learned choice model."
+	}
+	return shopRows + "The output q is the row's estimated value: the discounted return of showing the item now."
 }
 
 // onnxValueInfo converts a graph input or output to an ONNX float32 tensor, naming the
@@ -265,9 +280,13 @@ func modelProperties(f *checkpoints.File, path string) ([]*onnx.StringStringEntr
 		{Key: "simshop.checkpoint", Value: filepath.Base(path)},
 		{Key: "simshop.checkpoint_created", Value: f.Created},
 		{Key: "simshop.agent", Value: m.Agent},
-		{Key: "simshop.persona", Value: m.Shop.Persona},
-		{Key: "simshop.catalog_source", Value: m.Catalog.Source},
-		{Key: "simshop.catalog_fingerprint", Value: m.Catalog.Fingerprint},
+	}
+	if m.Agent != "slateq" { // SlateQ runs on RecSim's scenario, which has no persona or catalog
+		props = append(props, []*onnx.StringStringEntryProto{
+			{Key: "simshop.persona", Value: m.Shop.Persona},
+			{Key: "simshop.catalog_source", Value: m.Catalog.Source},
+			{Key: "simshop.catalog_fingerprint", Value: m.Catalog.Fingerprint},
+		}...)
 	}
 	if len(m.Encoding) > 0 {
 		var encoding map[string]any

@@ -412,3 +412,44 @@ func TestExportReplacesEarlierExport(t *testing.T) {
 		t.Errorf("%s contains %d entries; want the run folder and model.onnx only", dir, len(entries))
 	}
 }
+
+// TestExportDescribesEachAgent exports a REINFORCE and a SlateQ checkpoint and checks that
+// the graph's doc string says what their rows and outputs are, and that the SlateQ model
+// carries no empty shop properties.
+func TestExportDescribesEachAgent(t *testing.T) {
+	dir := t.TempDir()
+	reinforce := filepath.Join(dir, "rf")
+	mustExecute(t, append([]string{"train", "--out", reinforce, "--persona", "cheap_blue", "--items", "20"}, tinyReinforce...)...)
+	slateQ := filepath.Join(dir, "iev")
+	mustExecute(t, "train", "--scenario", "recsim-iev", "--out", slateQ, "--steps", "64", "--envs", "4",
+		"--eval-episodes", "2", "--hidden", "8", "--candidates", "4")
+
+	for _, c := range []struct {
+		run, want, wrong string
+		props            []string
+	}{
+		{reinforce, "The output q is the policy's logit of the item", "estimated value",
+			[]string{"simshop.checkpoint", "simshop.checkpoint_created", "simshop.agent", "simshop.persona", "simshop.catalog_source", "simshop.catalog_fingerprint", "simshop.encoding"}},
+		{slateQ, "a one-hot of a document's cluster", "(session, item) pair",
+			[]string{"simshop.checkpoint", "simshop.checkpoint_created", "simshop.agent", "simshop.encoding"}},
+	} {
+		data, err := os.ReadFile(exportONNX(t, checkpointPath(c.run)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m onnx.ModelProto
+		if err := proto.Unmarshal(data, &m); err != nil {
+			t.Fatalf("decode the ONNX protobuf: %v", err)
+		}
+		if !strings.Contains(m.Graph.DocString, c.want) || strings.Contains(m.Graph.DocString, c.wrong) {
+			t.Errorf("%s: graph doc string %q; want %q and not %q", c.run, m.Graph.DocString, c.want, c.wrong)
+		}
+		var keys []string
+		for _, p := range m.MetadataProps {
+			keys = append(keys, p.Key)
+		}
+		if !slices.Equal(keys, c.props) {
+			t.Errorf("%s: model properties %v; want %v", c.run, keys, c.props)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/rl"
 	"github.com/simshop/simshop/simenv"
 )
 
@@ -52,11 +53,14 @@ type inspectedProducer struct {
 	Revision string `json:"revision"`
 }
 
+// inspectedMetadata describes how a checkpoint was trained. Shop and Catalog are set for
+// the shop's agents, and Scenario for SlateQ, which runs on RecSim's scenario instead.
 type inspectedMetadata struct {
 	Agent       string               `json:"agent"`
 	AgentConfig map[string]any       `json:"agent_config"`
-	Shop        inspectedShop        `json:"shop"`
-	Catalog     inspectedCatalog     `json:"catalog"`
+	Shop        *inspectedShop       `json:"shop,omitempty"`
+	Catalog     *inspectedCatalog    `json:"catalog,omitempty"`
+	Scenario    *inspectedScenario   `json:"scenario,omitempty"`
 	Seed        uint64               `json:"seed"`
 	Sessions    int                  `json:"sessions"`
 	Metrics     map[string]jsonFloat `json:"metrics"`
@@ -71,6 +75,16 @@ type inspectedShop struct {
 	Budget      float64 `json:"budget,omitempty"`
 	ChoiceModel string  `json:"choice_model"`
 	Drift       string  `json:"drift"`
+}
+
+// inspectedScenario is the RecSim scenario of a SlateQ checkpoint and its choice model.
+type inspectedScenario struct {
+	Name          string      `json:"name"`
+	Candidates    int         `json:"candidates"`
+	Slate         int         `json:"slate"`
+	ResampleDocs  bool        `json:"resample_docs"`
+	RecSimQuirks  bool        `json:"recsim_quirks"`
+	ChoiceWeights []jsonFloat `json:"choice_weights"`
 }
 
 type inspectedCatalog struct {
@@ -107,7 +121,8 @@ type inspectedNode struct {
 }
 
 // inspectedTensor describes one stored tensor. Group is where it is stored:
-// graph.initializers, training.target, training.adam_m or training.adam_v.
+// graph.initializers, training.target, training.adam_m, training.adam_v, or for REINFORCE's
+// baseline network training.baseline, training.baseline.adam_m and training.baseline.adam_v.
 type inspectedTensor struct {
 	Group  string `json:"group"`
 	Name   string `json:"name"`
@@ -118,13 +133,16 @@ type inspectedTensor struct {
 }
 
 type inspectedTraining struct {
-	EnvSteps     int64          `json:"env_steps"`
-	Episodes     int64          `json:"episodes"`
-	Updates      int64          `json:"updates"`
-	Epsilon      jsonFloat      `json:"epsilon"`
-	AdamStep     int64          `json:"adam_step"`
-	ReplayStored bool           `json:"replay_stored"`
-	RNGBytes     map[string]int `json:"rng_bytes"` // bytes of state per random stream
+	EnvSteps     int64     `json:"env_steps"`
+	Episodes     int64     `json:"episodes"`
+	Updates      int64     `json:"updates"`
+	Epsilon      jsonFloat `json:"epsilon"`
+	AdamStep     int64     `json:"adam_step"`
+	ReplayStored bool      `json:"replay_stored"`
+	// RolloutStates counts the REINFORCE states not yet learned from that the file stores,
+	// which --save-replay keeps for an exact resume.
+	RolloutStates int            `json:"rollout_states,omitempty"`
+	RNGBytes      map[string]int `json:"rng_bytes"` // bytes of state per random stream
 }
 
 // inspectArgs returns the FILE argument and whether --json was given. The flag parser
@@ -191,12 +209,7 @@ func inspect(path string, size int64, f *checkpoints.File) (*inspection, error) 
 		Magic: f.Magic, FormatVersion: f.Version, Created: f.Created,
 		Producer: inspectedProducer{Name: f.Producer.Name, Version: f.Producer.Version, Revision: f.Producer.Revision},
 		Metadata: inspectedMetadata{
-			Agent: m.Agent,
-			Shop: inspectedShop{
-				Persona: m.Shop.Persona, Reward: m.Shop.Reward, SlateSize: m.Shop.SlateSize, MaxSteps: m.Shop.MaxSteps,
-				ReturnProb: m.Shop.ReturnProb, Budget: m.Shop.Budget, ChoiceModel: choiceModelName(m.Shop.ChoiceModel), Drift: m.Shop.Drift,
-			},
-			Catalog:  inspectedCatalog{Source: m.Catalog.Source, Fingerprint: m.Catalog.Fingerprint, Items: len(m.Catalog.Items)},
+			Agent:    m.Agent,
 			Seed:     m.Seed,
 			Sessions: m.Sessions,
 			Metrics:  map[string]jsonFloat{},
@@ -211,6 +224,24 @@ func inspect(path string, size int64, f *checkpoints.File) (*inspection, error) 
 			Epsilon: jsonFloat(f.Training.Epsilon), AdamStep: f.Training.AdamStep, ReplayStored: f.Training.ReplayStored,
 			RNGBytes: map[string]int{},
 		},
+	}
+	if m.Agent == "slateq" {
+		var enc rl.SlateQEncoding
+		if err := msgpack.Unmarshal(m.Encoding, &enc); err != nil {
+			return nil, fmt.Errorf("metadata.encoding of a SlateQ checkpoint is invalid (%v); train the model again", err)
+		}
+		sc := &inspectedScenario{Name: enc.Scenario, Candidates: enc.Candidates, Slate: enc.Slate,
+			ResampleDocs: enc.Resample, RecSimQuirks: enc.Quirks, ChoiceWeights: []jsonFloat{}}
+		for _, w := range enc.ChoiceWeights {
+			sc.ChoiceWeights = append(sc.ChoiceWeights, jsonFloat(w))
+		}
+		r.Metadata.Scenario = sc
+	} else {
+		r.Metadata.Shop = &inspectedShop{
+			Persona: m.Shop.Persona, Reward: m.Shop.Reward, SlateSize: m.Shop.SlateSize, MaxSteps: m.Shop.MaxSteps,
+			ReturnProb: m.Shop.ReturnProb, Budget: m.Shop.Budget, ChoiceModel: choiceModelName(m.Shop.ChoiceModel), Drift: m.Shop.Drift,
+		}
+		r.Metadata.Catalog = &inspectedCatalog{Source: m.Catalog.Source, Fingerprint: m.Catalog.Fingerprint, Items: len(m.Catalog.Items)}
 	}
 	for k, v := range m.Metrics {
 		r.Metadata.Metrics[k] = jsonFloat(v)
@@ -236,6 +267,19 @@ func inspect(path string, size int64, f *checkpoints.File) (*inspection, error) 
 		{"training.target", f.Training.Target},
 		{"training.adam_m", f.Training.AdamM},
 		{"training.adam_v", f.Training.AdamV},
+	}
+	if b := f.Training.Baseline; b != nil {
+		groups = append(groups, []struct {
+			name    string
+			tensors []checkpoints.Tensor
+		}{
+			{"training.baseline", b.Weights},
+			{"training.baseline.adam_m", b.AdamM},
+			{"training.baseline.adam_v", b.AdamV},
+		}...)
+	}
+	if ro := f.Training.Rollouts; ro != nil {
+		r.Training.RolloutStates = len(ro.Session)
 	}
 	for _, g := range groups {
 		for _, t := range g.tensors {
@@ -317,14 +361,27 @@ func printInspection(w io.Writer, r *inspection) {
 	if len(m.AgentConfig) > 0 {
 		fmt.Fprintf(tw, "  agent config\t%s\n", formatMap(m.AgentConfig))
 	}
-	fmt.Fprintf(tw, "  shop\tpersona %s, reward %s, slate size %d, at most %d slates per session\n",
-		m.Shop.Persona, m.Shop.Reward, m.Shop.SlateSize, m.Shop.MaxSteps)
-	fmt.Fprintf(tw, "  \tchoice model %s, return probability %g, drift %s\n",
-		m.Shop.ChoiceModel, m.Shop.ReturnProb, orNone(m.Shop.Drift))
-	if m.Shop.Budget > 0 {
-		fmt.Fprintf(tw, "  \tbudget of every shopper %g median prices\n", m.Shop.Budget)
+	if sc := m.Scenario; sc != nil {
+		fmt.Fprintf(tw, "  scenario\t%s, %d candidates, slate size %d, resample documents %v, RecSim quirks %v\n",
+			sc.Name, sc.Candidates, sc.Slate, sc.ResampleDocs, sc.RecSimQuirks)
+		weights := make([]string, len(sc.ChoiceWeights))
+		for i, w := range sc.ChoiceWeights {
+			weights[i] = strconv.FormatFloat(float64(w), 'g', 4, 64)
+		}
+		fmt.Fprintf(tw, "  choice model\t%d weights [%s]\n", len(weights), strings.Join(weights, " "))
 	}
-	fmt.Fprintf(tw, "  catalog\t%q, %d items, fingerprint %s\n", m.Catalog.Source, m.Catalog.Items, m.Catalog.Fingerprint)
+	if m.Shop != nil {
+		fmt.Fprintf(tw, "  shop\tpersona %s, reward %s, slate size %d, at most %d slates per session\n",
+			m.Shop.Persona, m.Shop.Reward, m.Shop.SlateSize, m.Shop.MaxSteps)
+		fmt.Fprintf(tw, "  \tchoice model %s, return probability %g, drift %s\n",
+			m.Shop.ChoiceModel, m.Shop.ReturnProb, orNone(m.Shop.Drift))
+		if m.Shop.Budget > 0 {
+			fmt.Fprintf(tw, "  \tbudget of every shopper %g median prices\n", m.Shop.Budget)
+		}
+	}
+	if m.Catalog != nil {
+		fmt.Fprintf(tw, "  catalog\t%q, %d items, fingerprint %s\n", m.Catalog.Source, m.Catalog.Items, m.Catalog.Fingerprint)
+	}
 	fmt.Fprintf(tw, "  seed\t%d\n", m.Seed)
 	fmt.Fprintf(tw, "  sessions\t%d\n", m.Sessions)
 	if len(m.Metrics) == 0 {
@@ -368,9 +425,16 @@ func printInspection(w io.Writer, r *inspection) {
 	fmt.Fprintf(tw, "  updates\t%d\n", tr.Updates)
 	fmt.Fprintf(tw, "  epsilon\t%.6g\n", float64(tr.Epsilon))
 	fmt.Fprintf(tw, "  adam step\t%d\n", tr.AdamStep)
-	if tr.ReplayStored {
+	switch {
+	case tr.ReplayStored:
 		fmt.Fprintf(tw, "  replay buffer\tstored\n")
-	} else {
+	case tr.RolloutStates > 0:
+		fmt.Fprintf(tw, "  rollouts\t%d states not yet learned from, stored\n", tr.RolloutStates)
+	case r.Metadata.Agent == "slateq":
+		fmt.Fprintf(tw, "  replay buffer\tnot stored; a SlateQ checkpoint cannot resume training\n")
+	case r.Metadata.Agent == "reinforce":
+		fmt.Fprintf(tw, "  rollouts\tnot stored; a resumed run collects new ones before its next update\n")
+	default:
 		fmt.Fprintf(tw, "  replay buffer\tnot stored; a resumed run refills it before its next update\n")
 	}
 	for _, name := range sortedKeys(tr.RNGBytes) {

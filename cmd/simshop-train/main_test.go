@@ -552,6 +552,16 @@ func TestBudgetFlag(t *testing.T) {
 	if unlimited == trained {
 		t.Errorf("eval with --budget 0 = %+v, the same as with the model's budget 0.5", unlimited)
 	}
+
+	// compare evaluates in the shop of its flags, and warns that it is not the model's.
+	cmp := mustExecute(t, "compare", "--model", checkpointFile, "--episodes", "4", "--envs", "4")
+	if !strings.Contains(cmp.stderr, "model evaluated in a shop other than its training shop") || !strings.Contains(cmp.stderr, `differences="budget 0.5 -> 0"`) {
+		t.Errorf("compare without --budget logs %q; want a warning naming budget 0.5 -> 0", cmp.stderr)
+	}
+	cmp = mustExecute(t, "compare", "--model", checkpointFile, "--episodes", "4", "--envs", "4", "--budget", "0.5")
+	if strings.Contains(cmp.stderr, "training shop") {
+		t.Errorf("compare with the model's --budget 0.5 logs %q; want no warning", cmp.stderr)
+	}
 }
 
 // TestPopulationWithReturns trains on a mix of personas with returning shoppers and checks

@@ -102,12 +102,35 @@ func recsimScenario(c *cli.Context, base recsim.Config) (recsim.Config, error) {
 }
 
 // shopOnlyFlags have no meaning in RecSim's scenario.
-var shopOnlyFlags = []string{"persona", "reward", "max-steps", "return-prob", "choice-model", "drift", "catalog", "items", "catalog-seed"}
+var shopOnlyFlags = []string{"persona", "reward", "max-steps", "budget", "return-prob", "choice-model", "drift",
+	"catalog", "items", "catalog-seed", "each-persona"}
+
+// shopTrainFlags are the flags of train that SlateQ training does not read: the DQN's and
+// REINFORCE's options, the schedules, the step checkpoints and the dashboard.
+var shopTrainFlags = []string{"save-replay", "save-every", "save-seconds", "keep", "eval-every", "eval-every-episodes",
+	"lr-schedule", "lr-final", "lr-steps", "tau", "batch-states", "entropy-coef", "top-k-correction", "max-weight", "dashboard"}
+
+// slateQTrainingFlags set how SlateQ trains; a checkpoint records them, so eval and compare
+// take them from there.
+var slateQTrainingFlags = []string{"slateq-target", "true-choice", "history"}
 
 func rejectShopFlags(c *cli.Context) error {
 	for _, f := range shopOnlyFlags {
 		if c.IsSet(f) {
 			return fmt.Errorf("--%s does not apply to --scenario %s; leave it out", f, scenarioRecSim)
+		}
+	}
+	if c.Command.Name == "train" {
+		for _, f := range shopTrainFlags {
+			if c.IsSet(f) {
+				return fmt.Errorf("--%s is not available with --scenario %s, whose SlateQ training does not read it; leave it out", f, scenarioRecSim)
+			}
+		}
+		return nil
+	}
+	for _, f := range slateQTrainingFlags {
+		if c.IsSet(f) {
+			return fmt.Errorf("--%s applies to train only: a SlateQ checkpoint records it; leave it out", f)
 		}
 	}
 	return nil
@@ -200,13 +223,16 @@ func runTrainRecSim(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
+	path := filepath.Join(out, "checkpoints", "latest.msgpack")
+	if _, err := os.Stat(path); err == nil && !c.Bool("force") {
+		return fmt.Errorf("--out %s already contains a run (%s), which SlateQ cannot resume; choose another --out, or pass --force to replace it", out, path)
+	}
 	if err := claimRunFolder(out, c.Bool("force")); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(out, "checkpoints"), 0o755); err != nil {
 		return fmt.Errorf("create the run folder: %w", err)
 	}
-	path := filepath.Join(out, "checkpoints", "latest.msgpack")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -30,7 +30,7 @@ func trainCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "agent", Usage: "learning agent: dqn or reinforce", Value: "dqn"},
 		&cli.Int64Flag{Name: "steps", Usage: "train until this many shopper-steps (slates shown) in total", Value: 60_000},
-		&cli.IntFlag{Name: "envs", Usage: "shopping sessions simulated in parallel", Value: 16},
+		&cli.IntFlag{Name: "envs", Usage: fmt.Sprintf("shopping sessions simulated in parallel; %d by default with --scenario %s", recsimTrainSessions, scenarioRecSim), Value: 16},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream of the run", Value: 1},
 		&cli.StringFlag{Name: "out", Usage: "run `DIR`, required; the checkpoint goes to DIR/checkpoints/latest.msgpack"},
 		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
@@ -197,8 +197,13 @@ func runTrain(c *cli.Context) error {
 			}
 		}
 		if ctx.Err() != nil {
-			return interrupted(fmt.Sprintf("training stopped by a signal at shopper-step %d, and the checkpoint is saved. Continue with\n  %s train --resume %s --out %s --steps %d",
-				r.agent.TrainedSteps(), os.Args[0], ckptPath, out, total))
+			// A resumed run saves its replay buffer only when asked again.
+			replay := ""
+			if c.Bool("save-replay") {
+				replay = " --save-replay"
+			}
+			return interrupted(fmt.Sprintf("training stopped by a signal at shopper-step %d, and the checkpoint is saved. Continue with\n  %s train --resume %s --out %s --steps %d%s",
+				r.agent.TrainedSteps(), os.Args[0], ckptPath, out, total, replay))
 		}
 	}
 
@@ -256,6 +261,11 @@ func newRun(c *cli.Context) (*run, error) {
 	seed := c.Uint64("seed")
 	if c.String("agent") == "reinforce" {
 		return newReinforceRun(c, cat, shop, seed)
+	}
+	for _, f := range []string{"batch-states", "entropy-coef", "top-k-correction", "max-weight"} {
+		if c.IsSet(f) {
+			return nil, fmt.Errorf("--%s sets a REINFORCE hyperparameter, which the DQN does not use; add --agent reinforce or leave it out", f)
+		}
 	}
 	cfg := rl.DefaultDQNConfig()
 	if cfg.Hidden, err = parseInts(c.String("hidden")); err != nil {

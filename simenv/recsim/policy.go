@@ -123,14 +123,14 @@ func TopK(u []float64, clusters []int32, dst []int32) {
 
 // Summary describes the returns of evaluated episodes.
 type Summary struct {
-	Policy   string
-	Episodes int
-	Mean     float64 // mean return: minutes watched per episode
-	Stdev    float64 // sample standard deviation of the return
-	CI95     float64 // half-width of the normal 95 % interval of Mean
-	Steps    float64 // mean episode length, in slates
-	Clicks   float64 // mean clicks per episode
-	Quality  float64 // mean quality of the clicked documents
+	Policy   string  `json:"policy"`
+	Episodes int     `json:"episodes"`
+	Mean     float64 `json:"return_mean"`     // mean return: minutes watched per episode
+	Stdev    float64 `json:"return_stdev"`    // sample standard deviation of the return
+	CI95     float64 `json:"return_ci95"`     // half-width of the normal 95 % interval of Mean
+	Steps    float64 `json:"session_length"`  // mean episode length, in slates
+	Clicks   float64 `json:"clicks"`          // mean clicks per episode
+	Quality  float64 `json:"clicked_quality"` // mean quality of the clicked documents
 }
 
 // Seed domains of evaluation episodes.
