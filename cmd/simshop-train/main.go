@@ -56,6 +56,7 @@ func newApp() *cli.App {
 			compareCommand(),
 			inspectCommand(),
 			exportCommand(),
+			experimentCommand(),
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
