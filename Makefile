@@ -9,8 +9,12 @@ SEED      ?= 1
 EPISODES  ?= 1000
 PERSONAS  := cheap_blue exposure_buyer value_seeker
 FUZZTIME  ?= 60s
+# The real catalog, from the shared data beside the repository.
+WISH      ?= $(firstword $(wildcard ../shared/data/catalogs/wish_summer_clothes.csv ../../shared/data/catalogs/wish_summer_clothes.csv))
+BUDGET    ?= default
+STUDIES   := recommenders-by-persona behaviour-over-training robustness
 
-.PHONY: build run test bench fuzz lint clean
+.PHONY: build run test bench fuzz lint clean experiments $(STUDIES)
 
 build:
 	$(GO) build -o $(BIN) ./cmd/simshop-train
@@ -27,6 +31,15 @@ run: build
 		echo "== $$p: dqn against the baselines ($(EPISODES) evaluation sessions each)"; \
 		$(BIN) compare --model $(RUNS)/$$p/checkpoints/latest.msgpack --persona $$p --episodes $(EPISODES) --seed $(SEED); \
 	done
+
+# Each study runs on the generated catalog and on WISH, and writes
+# docs/experiments/STUDY/report.md with its plots and data; its checkpoints go to runs/.
+experiments: $(STUDIES)
+
+$(STUDIES): build
+	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
+	rm -rf docs/experiments/$@ $(RUNS)/experiments/$@
+	$(BIN) experiment $@ --budget $(BUDGET) --seed $(SEED) --catalog $(WISH) --out docs/experiments/$@ --work $(RUNS)/experiments/$@
 
 test:
 	$(GO) test ./...

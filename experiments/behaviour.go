@@ -125,7 +125,7 @@ func totalVariation(p, q []float64) float64 {
 // measured checkpoint, and one for the oracle.
 func behaviourUnits(opt Options) int {
 	c := opt.Budget.Checkpoints
-	return len(opt.Catalogs) * len(simenv.PersonaNames) * (1 + len(Agents)*(c+c+1))
+	return len(opt.Catalogs) * len(opt.personas()) * (1 + len(Agents)*(c+c+1))
 }
 
 // checkpointSteps returns the shopper-steps at which a run of b is measured: 0 and
@@ -219,7 +219,7 @@ func behaviourSection(opt *Options, r *Report, cat Catalog, steps []int64) error
 		snaps          []snapshot
 	}
 	var runs []run
-	for _, persona := range simenv.PersonaNames {
+	for _, persona := range opt.personas() {
 		shop := simenv.Config{Persona: persona}.WithDefaults()
 		oracle, err := measure(opt, rl.NewOracle(cat.Catalog, shop.SlateSize), cat.Catalog, shop, 0)
 		if err != nil {

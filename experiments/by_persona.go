@@ -12,15 +12,15 @@ import (
 // byPersonaUnits counts one unit per evaluated recommender and one per training run.
 func byPersonaUnits(opt Options) int {
 	refs := len(rl.BaselineNames) + 1
-	return len(opt.Catalogs) * len(simenv.PersonaNames) * (refs + 2*len(Agents))
+	return len(opt.Catalogs) * len(opt.personas()) * (refs + 2*len(Agents))
 }
 
 // evaluatePersonas trains every agent on every persona of cat and evaluates it with the
 // baselines and the oracle. The results are grouped by persona, in the order of
-// simenv.PersonaNames, with the baselines first, then the oracle, then the agents.
+// opt.personas(), with the baselines first, then the oracle, then the agents.
 func evaluatePersonas(opt *Options, cat Catalog) ([][]rl.Result, error) {
 	var all [][]rl.Result
-	for _, persona := range simenv.PersonaNames {
+	for _, persona := range opt.personas() {
 		shop := simenv.Config{Persona: persona}.WithDefaults()
 		if err := shop.Validate(cat.Catalog); err != nil {
 			return nil, err
@@ -100,17 +100,18 @@ func runByPersona(opt Options) (*Report, error) {
 		return nil, err
 	}
 	r.Heading(1, "Recommenders by persona")
-	r.Para("Every recommender against every persona: the rule-based baselines (%s), the LinUCB bandit, the myopic oracle, which reads the shoppers' true utilities, and the learning agents (%s), each trained on the persona alone. "+
-		"A cell is the reward per slate shown, averaged over %d evaluation sessions whose shoppers training never met. "+
-		"▲ and ▼ mark a result significantly above or below the best baseline of its persona, the baseline of highest reward per step (two-sided z-test at the 5 %% level on the 95 %% intervals; the evaluations share their shoppers' seeds, so the test is conservative). "+
-		"The best baseline itself is marked •.",
-		"random, popularity, filtered", agentNames(), opt.Budget.Episodes)
+	r.Para("Every recommender against every persona: the rule-based baselines (random, popularity, filtered), the LinUCB bandit, the myopic oracle, which reads the shoppers' true utilities, and the learning agents (%s), each trained on the persona alone for %d shopper-steps. "+
+		"A result is the reward per slate shown, averaged over %d evaluation sessions whose shoppers training never met. "+
+		"The best baseline of a persona is the one of random, popularity, filtered and linucb with the highest reward per step; it is marked •. "+
+		"▲ and ▼ mark a result significantly above or below the best baseline in the same column (two-sided z-test at the 5 %% level on the 95 %% intervals). "+
+		"The evaluations share their shoppers' seeds, so the test, which treats them as independent, is conservative.",
+		agentNames(), opt.Budget.TrainSteps, opt.Budget.Episodes)
 	for _, cat := range opt.Catalogs {
 		all, err := evaluatePersonas(&opt, cat)
 		if err != nil {
 			return nil, err
 		}
-		if err := byPersonaSection(r, cat, all); err != nil {
+		if err := byPersonaSection(r, cat, opt.personas(), all); err != nil {
 			return nil, err
 		}
 	}
@@ -118,13 +119,12 @@ func runByPersona(opt Options) (*Report, error) {
 }
 
 // byPersonaSection writes the heatmap, the interval plot and the tables of one catalog.
-func byPersonaSection(r *Report, cat Catalog, all [][]rl.Result) error {
+func byPersonaSection(r *Report, cat Catalog, personas []string, all [][]rl.Result) error {
 	r.Heading(2, fmt.Sprintf("Catalog: %s (%d items, `%s`)", cat.Name, cat.Catalog.Len(), cat.Flags))
 	recs := make([]string, len(all[0]))
 	for i, res := range all[0] {
 		recs[i] = res.Recommender
 	}
-	personas := simenv.PersonaNames
 	value := make([][]float64, len(recs))
 	shade := make([][]float64, len(recs))
 	label := make([][]string, len(recs))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/simshop/simshop/simenv"
@@ -38,7 +39,7 @@ type Budget struct {
 var Budgets = map[string]Budget{
 	"tiny":    {Name: "tiny", TrainSteps: 640, Sessions: 8, Episodes: 6, Checkpoints: 2, Points: 4},
 	"small":   {Name: "small", TrainSteps: 6_000, Sessions: 16, Episodes: 100, Checkpoints: 4, Points: 6},
-	"default": {Name: "default", TrainSteps: 24_000, Sessions: 16, Episodes: 300, Checkpoints: 6, Points: 12},
+	"default": {Name: "default", TrainSteps: 10_000, Sessions: 16, Episodes: 150, Checkpoints: 4, Points: 6},
 }
 
 // BudgetNames returns the names of Budgets in a stable order.
@@ -56,6 +57,9 @@ type Options struct {
 	Catalogs []Catalog // at least one; the first is the main catalog
 	Budget   Budget
 	Seed     uint64 // seed of every training and evaluation stream
+	// Personas are the personas of the by-persona and behaviour studies; nil means every
+	// persona of simenv.PersonaNames.
+	Personas []string
 	// CatalogSeed seeds the generated catalogs of the catalog-size sweep.
 	CatalogSeed uint64
 	Out         string // report folder
@@ -66,6 +70,13 @@ type Options struct {
 	// Progress, when not nil, is called after each unit of work with the units done and
 	// the total.
 	Progress func(done, total int)
+}
+
+func (o *Options) personas() []string {
+	if o.Personas == nil {
+		return simenv.PersonaNames
+	}
+	return o.Personas
 }
 
 func (o *Options) context() context.Context {
@@ -104,6 +115,11 @@ func Run(name string, opt Options) (string, error) {
 	if len(opt.Catalogs) == 0 {
 		return "", fmt.Errorf("experiments: no catalog given")
 	}
+	for _, p := range opt.Personas {
+		if err := simenv.CheckPersona(p); err != nil {
+			return "", err
+		}
+	}
 	if opt.Budget.TrainSteps < 1 || opt.Budget.Episodes < 1 || opt.Budget.Sessions < 1 {
 		return "", fmt.Errorf("experiments: budget %+v is invalid; train steps, episodes and sessions must be at least 1", opt.Budget)
 	}
@@ -116,7 +132,7 @@ func Run(name string, opt Options) (string, error) {
 			total, done := s.units(opt), 0
 			opt.Progress = func(int, int) { done++; progress(done, total) }
 		}
-		start := time.Now()
+		start, cpuStart := time.Now(), cpuTime()
 		r, err := s.Run(opt)
 		if err != nil {
 			return "", err
@@ -124,10 +140,12 @@ func Run(name string, opt Options) (string, error) {
 		r.Heading(2, "How this report was made")
 		r.Para("Command, run from the repository root:")
 		r.Code("sh", opt.Command)
-		r.Para("Budget `%s`: %d shopper-steps per training run with %d sessions in parallel, %d evaluation sessions per recommender and persona, seed %d. "+
+		r.Para("Budget `%s`: %d shopper-steps per training run with %d sessions in parallel, %d evaluation sessions per recommender and persona, "+
+			"%d checkpoints per run in the behaviour study and %d evaluation points per run in the robustness study; seed %d. "+
 			"Every training and evaluation stream derives from the seed, so the command reproduces the figures exactly. "+
-			"The run took %s of wall time on 2 shared cores.",
-			opt.Budget.Name, opt.Budget.TrainSteps, opt.Budget.Sessions, opt.Budget.Episodes, opt.Seed, time.Since(start).Round(time.Second))
+			"The run took %s of wall time and %s of CPU time on a machine of 2 cores shared with other jobs.",
+			opt.Budget.Name, opt.Budget.TrainSteps, opt.Budget.Sessions, opt.Budget.Episodes, opt.Budget.Checkpoints, opt.Budget.Points, opt.Seed,
+			time.Since(start).Round(time.Second), cpuTime()-cpuStart)
 		return r.Write()
 	}
 	return "", fmt.Errorf("experiments: unknown study %q; studies: %s", name, strings.Join(StudyNames(), ", "))
@@ -138,4 +156,13 @@ func (o *Options) tick() {
 	if o.Progress != nil {
 		o.Progress(0, 0)
 	}
+}
+
+// cpuTime returns the user and system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return (time.Duration(u.Utime.Nano()) + time.Duration(u.Stime.Nano())).Round(time.Second)
 }

@@ -44,6 +44,7 @@ func experimentFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "train-steps", Usage: "shopper-steps of each training run (default: the budget's)"},
 		&cli.IntFlag{Name: "episodes", Usage: "evaluation sessions per recommender and persona (default: the budget's)"},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of every training and evaluation stream", Value: 1},
+		&cli.StringSliceFlag{Name: "persona", Usage: "persona of the by-persona and behaviour studies; repeat for several (default: every persona)"},
 		&cli.StringSliceFlag{Name: "catalog", Usage: "catalog CSV `FILE` to run on besides the generated catalog; repeat for several"},
 		&cli.IntFlag{Name: "items", Usage: "size of the generated catalog, in items", Value: simenv.DefaultCatalogSize},
 		&cli.Uint64Flag{Name: "catalog-seed", Usage: "seed of the generated catalogs", Value: 1},
@@ -104,7 +105,7 @@ func runExperiment(c *cli.Context, name string) error {
 	defer stop()
 	var bar *progress
 	opt := experiments.Options{
-		Catalogs: catalogs, Budget: budget, Seed: c.Uint64("seed"), CatalogSeed: c.Uint64("catalog-seed"),
+		Catalogs: catalogs, Budget: budget, Personas: c.StringSlice("persona"), Seed: c.Uint64("seed"), CatalogSeed: c.Uint64("catalog-seed"),
 		Out: out, Work: work, Command: commandLine(), Context: ctx,
 		Progress: func(done, total int) {
 			if bar == nil {
