@@ -344,3 +344,30 @@ func formatFloat(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// SavePanels draws line plots stacked vertically, one per panel with its y label, and
+// writes them to dir/name.png and dir/name.svg. The first panel carries the title.
+func SavePanels(dir, name, title, xLabel string, yLabels []string, panels [][]Series) error {
+	fig, err := panelsFigure(title, xLabel, yLabels, panels)
+	if err != nil {
+		return err
+	}
+	return fig.save(dir, name)
+}
+
+// panelsFigure returns the figure of SavePanels.
+func panelsFigure(title, xLabel string, yLabels []string, panels [][]Series) (figure, error) {
+	plots := make([]*chart, 0, len(panels))
+	for i, series := range panels {
+		t := ""
+		if i == 0 {
+			t = title
+		}
+		p, err := linePlot(t, xLabel, yLabels[i], series)
+		if err != nil {
+			return figure{}, err
+		}
+		plots = append(plots, p)
+	}
+	return stackFigure(7*vg.Inch, 2.8*vg.Inch, plots...), nil
+}

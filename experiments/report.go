@@ -123,24 +123,17 @@ func (r *Report) Dots(name, title, yLabel string, groups []string, series []Seri
 // Panels adds a figure of line plots stacked vertically, one per panel, sharing the x axis
 // label; the CSV names each panel's y label in its first column.
 func (r *Report) Panels(name, title, xLabel string, yLabels []string, panels [][]Series) error {
-	plots := make([]*chart, 0, len(panels))
+	fig, err := panelsFigure(title, xLabel, yLabels, panels)
+	if err != nil {
+		return err
+	}
 	var rows [][]string
 	for i, series := range panels {
-		t := ""
-		if i == 0 {
-			t = title
-		}
-		p, err := linePlot(t, xLabel, yLabels[i], series)
-		if err != nil {
-			return err
-		}
-		plots = append(plots, p)
 		for _, row := range seriesRows(series, nil) {
 			rows = append(rows, append([]string{yLabels[i]}, row...))
 		}
 	}
-	return r.figure(name, title, stackFigure(7*vg.Inch, 2.8*vg.Inch, plots...),
-		[]string{"panel", "series", "x", "y", "ci95"}, rows)
+	return r.figure(name, title, fig, []string{"panel", "series", "x", "y", "ci95"}, rows)
 }
 
 // Heatmap adds a table of values drawn as coloured cells; see heatmapFigure.

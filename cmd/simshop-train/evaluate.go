@@ -202,6 +202,8 @@ func runCompare(c *cli.Context) error {
 		personas = simenv.PersonaNames
 	}
 	var results []rl.Result
+	bar := newProgress("compare", "evaluations", 0, int64(len(personas)*(len(rl.BaselineNames)+1+len(models))))
+	defer bar.finish()
 	for _, persona := range personas {
 		shop := evalShop(c, persona, simenv.Config{})
 		if err := shop.Validate(cat); err != nil {
@@ -228,6 +230,7 @@ func runCompare(c *cli.Context) error {
 				return err
 			}
 			results = append(results, res)
+			bar.set(int64(len(results)))
 		}
 	}
 	return report(c, results)

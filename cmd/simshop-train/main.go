@@ -51,12 +51,12 @@ func newApp() *cli.App {
 		Name:  "simshop-train",
 		Usage: "train, evaluate and compare slate recommenders on simulated shoppers",
 		Commands: []*cli.Command{
-			trainCommand(),
-			evalCommand(),
-			compareCommand(),
-			inspectCommand(),
-			exportCommand(),
-			experimentCommand(),
+			withConfig(trainCommand()),
+			withConfig(evalCommand()),
+			withConfig(compareCommand()),
+			withConfig(inspectCommand()),
+			withConfig(exportCommand()),
+			withConfig(experimentCommand()),
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},

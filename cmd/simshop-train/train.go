@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -156,12 +158,23 @@ func runTrain(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		return keeper.save(f, r.agent.EnvSteps)
+		if err := keeper.save(f, r.agent.EnvSteps); err != nil {
+			return err
+		}
+		if err := writeLearningCurve(out); err != nil {
+			slog.Warn("learning curve not drawn", "out", out, "err", err)
+		}
+		return nil
 	}
+	bar := newProgress("train", "steps", r.agent.EnvSteps, total)
 	progress := func(p rl.TrainProgress) {
-		slog.Info("progress", "step", p.EnvSteps, "episodes", p.Episodes, "updates", p.Updates,
-			"epsilon", round(p.Epsilon, 3), "loss", round(p.Loss, 4), "return", round(p.ReturnMean, 2),
-			"ctr", round(p.CTR, 3), "steps_per_s", round(p.StepsPerSecond, 0))
+		if bar.terminal() {
+			bar.set(p.EnvSteps)
+		} else {
+			slog.Info("progress", "step", p.EnvSteps, "episodes", p.Episodes, "updates", p.Updates,
+				"epsilon", round(p.Epsilon, 3), "loss", round(p.Loss, 4), "return", round(p.ReturnMean, 2),
+				"ctr", round(p.CTR, 3), "steps_per_s", round(p.StepsPerSecond, 0))
+		}
 		metrics.write(p)
 	}
 	for r.agent.EnvSteps < total {
@@ -188,6 +201,8 @@ func runTrain(c *cli.Context) error {
 				r.agent.EnvSteps, os.Args[0], ckptPath, out, total))
 		}
 	}
+
+	bar.finish()
 
 	// Evaluate the greedy policy on episodes seeded apart from training.
 	r.agent.Greedy = true
@@ -303,10 +318,12 @@ func resultMetrics(r rl.Result) map[string]float64 {
 	}
 }
 
-// metricsFile appends progress rows to a CSV file.
+// metricsFile appends progress rows to a CSV file and, as JSON objects with the same keys,
+// to a JSON Lines file beside it.
 type metricsFile struct {
-	f *os.File
-	w *csv.Writer
+	f     *os.File
+	w     *csv.Writer
+	jsonl *os.File
 }
 
 var metricsHeader = []string{"env_steps", "episodes", "updates", "epsilon", "loss", "return_mean", "ctr", "steps_per_second"}
@@ -327,7 +344,10 @@ func claimRunFolder(out string, force bool) error {
 	if err != nil {
 		return err
 	}
-	for _, path := range append(old, filepath.Join(out, "metrics.csv"), filepath.Join(out, "evals.csv")) {
+	for _, name := range []string{"metrics.csv", "metrics.jsonl", "evals.csv", learningCurveName + ".png", learningCurveName + ".svg"} {
+		old = append(old, filepath.Join(out, name))
+	}
+	for _, path := range old {
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("replace the run in %s: %w", out, err)
 		}
@@ -344,7 +364,13 @@ func openMetrics(path string) (*metricsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open metrics file: %w", err)
 	}
-	m := &metricsFile{f: f, w: csv.NewWriter(f)}
+	jsonPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".jsonl"
+	j, err := os.OpenFile(jsonPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open metrics file: %w", err)
+	}
+	m := &metricsFile{f: f, w: csv.NewWriter(f), jsonl: j}
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
 		m.w.Write(metricsHeader)
 		m.w.Flush()
@@ -353,14 +379,36 @@ func openMetrics(path string) (*metricsFile, error) {
 }
 
 func (m *metricsFile) write(p rl.TrainProgress) {
-	m.w.Write([]string{
+	row := []string{
 		strconv.FormatInt(p.EnvSteps, 10), strconv.FormatInt(p.Episodes, 10), strconv.FormatInt(p.Updates, 10),
 		fmtFloat(p.Epsilon), fmtFloat(p.Loss), fmtFloat(p.ReturnMean), fmtFloat(p.CTR), fmtFloat(p.StepsPerSecond),
-	})
+	}
+	m.w.Write(row)
 	m.w.Flush()
 	if err := m.w.Error(); err != nil {
 		slog.Error("write metrics", "file", m.f.Name(), "err", err)
 	}
+
+	// The JSON row holds the CSV row's numbers, with null for NaN, which JSON lacks.
+	obj := make(map[string]any, len(row))
+	for i, key := range metricsHeader {
+		v, err := strconv.ParseFloat(row[i], 64)
+		if err != nil || math.IsNaN(v) {
+			obj[key] = nil
+			continue
+		}
+		obj[key] = v
+	}
+	line, err := json.Marshal(obj)
+	if err == nil {
+		_, err = m.jsonl.Write(append(line, '\n'))
+	}
+	if err != nil {
+		slog.Error("write metrics", "file", m.jsonl.Name(), "err", err)
+	}
 }
 
-func (m *metricsFile) close() { m.f.Close() }
+func (m *metricsFile) close() {
+	m.f.Close()
+	m.jsonl.Close()
+}
