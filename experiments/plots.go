@@ -116,13 +116,13 @@ func (c *chart) addLegend(name string, thumbs ...plot.Thumbnailer) {
 	c.names = append(c.names, name)
 }
 
-// niceTicks returns about six major ticks at multiples of 1, 2, 2.5 or 5 times a power of
+// niceTicks returns four to eight major ticks at multiples of 1, 2, 2.5 or 5 times a power of
 // ten, with labels, and minor ticks halfway between them.
 func niceTicks(lo, hi float64) []plot.Tick {
 	if !(hi > lo) {
 		return plot.DefaultTicks{}.Ticks(lo, hi)
 	}
-	raw := (hi - lo) / 6
+	raw := (hi - lo) / 7
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	step := mag
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {

@@ -19,8 +19,10 @@ const robustnessPersona = simenv.CheapBlue
 func robustnessUnits(opt Options) int {
 	refs := len(rl.BaselineNames) + 1
 	sweep := (len(sweepSizes) + len(realCatalogs(opt))) * (refs + 2*len(Agents))
-	points := max(2, opt.Budget.Points)
-	drift := len(opt.Catalogs) * 2 * (1 + 2*refs + len(Agents)*(points+points+2))
+	// Per run with a change, an agent trains up to each evaluation step but the first and
+	// is evaluated at each, and once more before the change: 2·len(curveSteps) units.
+	perChange := 2*refs + len(Agents)*2*len(curveSteps(opt.Budget))
+	drift := len(opt.Catalogs) * (1 + 2*perChange)
 	return sweep + drift
 }
 
@@ -143,6 +145,23 @@ func sizeSweep(opt *Options, r *Report) error {
 		[]string{"catalog", "flags", "recommender", "reward_per_step", "reward_per_step_ci95", "ctr", "ctr_ci95", "purchase_rate", "purchase_rate_ci95", "coverage"}, data)
 }
 
+// curveSteps returns the shopper-steps, in increasing order, at which an agent is
+// evaluated over a run with a change: max(2, Points)+1 evenly spaced steps from 0 to
+// TrainSteps, and the step of the change.
+func curveSteps(b Budget) []int64 {
+	points := int64(max(2, b.Points))
+	steps := map[int64]bool{changeStep(b): true}
+	for k := range points + 1 {
+		steps[b.TrainSteps*k/points] = true
+	}
+	var order []int64
+	for s := range steps {
+		order = append(order, s)
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	return order
+}
+
 // changeStep returns the shopper-step of the change in the middle of a run of b.
 func changeStep(b Budget) int64 {
 	return simenv.DriftEffectiveStep(b.TrainSteps/2, b.Sessions)
@@ -233,7 +252,6 @@ func changeSection(opt *Options, r *Report, cat Catalog) error {
 		return err
 	}
 	at := changeStep(opt.Budget)
-	points := max(2, opt.Budget.Points)
 	for ci, ch := range changes {
 		shop := shop
 		shop.Drift = ch.schedule
@@ -260,7 +278,7 @@ func changeSection(opt *Options, r *Report, cat Catalog) error {
 
 		var curves []curve
 		for _, a := range Agents {
-			c, err := agentCurve(opt, a, cat.Catalog, shop, at, points, shopAt, beforeShop)
+			c, err := agentCurve(opt, a, cat.Catalog, shop, at, shopAt, beforeShop)
 			if err != nil {
 				return err
 			}
@@ -310,22 +328,14 @@ func freshCopy(rec rl.Recommender, cat *simenv.Catalog, shop simenv.Config) (rl.
 
 // agentCurve trains agent a through the change, evaluating it at evenly spaced points in
 // the shop of that point, and once more at the change in the shop just before it.
-func agentCurve(opt *Options, a Agent, cat *simenv.Catalog, shop simenv.Config, at int64, points int,
+func agentCurve(opt *Options, a Agent, cat *simenv.Catalog, shop simenv.Config, at int64,
 	shopAt func(int64) (simenv.Config, error), beforeShop simenv.Config) (curve, error) {
 	l, err := a.New(cat, shop, opt.Budget, opt.Seed)
 	if err != nil {
 		return curve{}, err
 	}
 	defer l.Close()
-	steps := map[int64]bool{at: true}
-	for k := 0; k <= points; k++ {
-		steps[opt.Budget.TrainSteps*int64(k)/int64(points)] = true
-	}
-	var order []int64
-	for s := range steps {
-		order = append(order, s)
-	}
-	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	order := curveSteps(opt.Budget)
 
 	c := curve{name: a.Name, before: math.NaN()}
 	for _, step := range order {
