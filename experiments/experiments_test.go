@@ -244,4 +244,13 @@ func TestNiceTicks(t *testing.T) {
 	if want := []string{"0", "0.5", "1", "1.5", "2", "2.5", "3"}; !slices.Equal(labels, want) {
 		t.Errorf("labels = %v; want %v", labels, want)
 	}
+	labels = labels[:0]
+	for _, tick := range niceTicks(-0.04, 0.6) {
+		if tick.Label != "" {
+			labels = append(labels, tick.Label)
+		}
+	}
+	if want := []string{"0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6"}; !slices.Equal(labels, want) {
+		t.Errorf("labels = %v; want %v, without -0", labels, want)
+	}
 }

@@ -134,6 +134,9 @@ func niceTicks(lo, hi float64) []plot.Tick {
 	var ticks []plot.Tick
 	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
 		x := math.Round(v/step) * step
+		if x == 0 {
+			x = 0 // not -0, which would be labelled "-0"
+		}
 		ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', 6, 64)})
 		if mid := x + step/2; mid <= hi {
 			ticks = append(ticks, plot.Tick{Value: mid})

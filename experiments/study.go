@@ -99,6 +99,7 @@ var Studies = []Study{
 	{Name: "recommenders-by-persona", Usage: "every recommender against every persona", Run: runByPersona, units: byPersonaUnits},
 	{Name: "behaviour-over-training", Usage: "what the agents show each persona at checkpoints over training", Run: runBehaviour, units: behaviourUnits},
 	{Name: "robustness", Usage: "catalog-size sweep, and a preference shift and a catalog change in the middle of a run", Run: runRobustness, units: robustnessUnits},
+	{Name: "results", Usage: "every agent against the baselines on each persona, with learning curves, for docs/results.md", Run: runResults, units: resultsUnits},
 }
 
 // StudyNames lists the names of Studies.
