@@ -41,10 +41,14 @@ run: build
 # docs/experiments/STUDY/report.md with its plots and data; its checkpoints go to runs/.
 experiments: $(STUDIES)
 
+# The behaviour study measures four personas with distinct tastes, and fewer sessions per
+# checkpoint, so that it finishes in about as long as the others; any persona can be given.
+behaviour-over-training: STUDY_FLAGS ?= --episodes 100 --persona cheap_blue --persona exposure_buyer --persona value_seeker --persona brand_lover
+
 $(STUDIES): build
 	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
 	rm -rf docs/experiments/$@ $(RUNS)/experiments/$@
-	$(BIN) experiment $@ --budget $(BUDGET) --seed $(SEED) --catalog $(WISH) --out docs/experiments/$@ --work $(RUNS)/experiments/$@
+	$(BIN) experiment $@ --budget $(BUDGET) --seed $(SEED) --catalog $(WISH) $(STUDY_FLAGS) --out docs/experiments/$@ --work $(RUNS)/experiments/$@
 
 # Trains every agent of experiments.Agents on each of RESULTS_PERSONAS, on the generated
 # catalog and on WISH, writes docs/results/report.md with its plots and data, and puts that
