@@ -139,7 +139,7 @@ func checkpointSteps(b Budget) []int64 {
 	return steps
 }
 
-// snapshot is what a probe saw at one checkpoint.
+// snapshot holds the shares and figures that a probe measured at one checkpoint.
 type snapshot struct {
 	step                   int64
 	category, color, band  []float64 // shares
