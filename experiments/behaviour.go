@@ -176,7 +176,7 @@ func trainCheckpoints(opt *Options, a Agent, cat *simenv.Catalog, shop simenv.Co
 	}
 	defer l.Close()
 	var paths []string
-	for i, step := range steps {
+	for _, step := range steps {
 		if step > 0 {
 			if err := l.TrainUntil(opt.context(), step); err != nil {
 				return nil, fmt.Errorf("experiments: train %s on %s: %w", a.Name, shop.Persona, err)
@@ -188,7 +188,6 @@ func trainCheckpoints(opt *Options, a Agent, cat *simenv.Catalog, shop simenv.Co
 			return nil, err
 		}
 		paths = append(paths, path)
-		_ = i
 	}
 	return paths, nil
 }

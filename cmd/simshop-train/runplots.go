@@ -7,9 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/simshop/simshop/experiments"
 )
+
+// plotInterval is the least wall time between two drawings of the learning curve while
+// training runs.
+const plotInterval = 30 * time.Second
 
 // learningCurveName is the file name, without extension, of a run's learning-curve plot.
 const learningCurveName = "learning_curve"

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -152,6 +153,9 @@ func runTrain(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The learning curve is redrawn at a save at most every plotInterval, and after the
+	// final evaluation, so that frequent saves (--save-seconds) do not pay for drawing.
+	var plotted time.Time
 	save := func(m map[string]float64) error {
 		f, err := r.agent.Checkpoint(rl.RunInfo{Shop: r.shop, Seed: r.seed, Sessions: r.sessions, Metrics: m,
 			Env: env, SaveReplay: c.Bool("save-replay")})
@@ -161,6 +165,10 @@ func runTrain(c *cli.Context) error {
 		if err := keeper.save(f, r.agent.EnvSteps); err != nil {
 			return err
 		}
+		if m == nil && time.Since(plotted) < plotInterval {
+			return nil
+		}
+		plotted = time.Now()
 		if err := writeLearningCurve(out); err != nil {
 			slog.Warn("learning curve not drawn", "out", out, "err", err)
 		}
