@@ -9,8 +9,17 @@ SEED      ?= 1
 EPISODES  ?= 1000
 PERSONAS  := cheap_blue exposure_buyer value_seeker
 FUZZTIME  ?= 60s
+# The real catalog, from the shared data beside the repository.
+WISH      ?= $(firstword $(wildcard ../shared/data/catalogs/wish_summer_clothes.csv ../../shared/data/catalogs/wish_summer_clothes.csv))
+BUDGET    ?= default
+STUDIES   := recommenders-by-persona behaviour-over-training robustness
+RESULTS_STEPS    ?= 60000
+RESULTS_EPISODES ?= 1000
+RESULTS_PERSONAS ?= $(PERSONAS)
+RESULTS_BEGIN    := <!-- BEGIN make results -->
+RESULTS_END      := <!-- END make results -->
 
-.PHONY: build run test bench bench-compare fuzz lint screenshots clean
+.PHONY: build run test bench bench-compare fuzz lint screenshots clean experiments results $(STUDIES)
 
 build:
 	$(GO) build -o $(BIN) ./cmd/simshop-train
@@ -27,6 +36,35 @@ run: build
 		echo "== $$p: dqn against the baselines ($(EPISODES) evaluation sessions each)"; \
 		$(BIN) compare --model $(RUNS)/$$p/checkpoints/latest.msgpack --persona $$p --episodes $(EPISODES) --seed $(SEED); \
 	done
+
+# Each study runs on the generated catalog and on WISH, and writes
+# docs/experiments/STUDY/report.md with its plots and data; its checkpoints go to runs/.
+experiments: $(STUDIES)
+
+# The behaviour study measures four personas with distinct tastes, and fewer sessions per
+# checkpoint, so that it finishes in about as long as the others; any persona can be given.
+behaviour-over-training: STUDY_FLAGS ?= --episodes 100 --persona cheap_blue --persona exposure_buyer --persona value_seeker --persona brand_lover
+
+$(STUDIES): build
+	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
+	rm -rf docs/experiments/$@ $(RUNS)/experiments/$@
+	$(BIN) experiment $@ --budget $(BUDGET) --seed $(SEED) --catalog $(WISH) $(STUDY_FLAGS) --out docs/experiments/$@ --work $(RUNS)/experiments/$@
+
+# Trains every agent of experiments.Agents on each of RESULTS_PERSONAS, on the generated
+# catalog and on WISH, writes docs/results/report.md with its plots and data, and puts that
+# report between the markers of docs/results.md, with its links made relative to docs/.
+# Everything outside the markers is written by hand and kept.
+results: build
+	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
+	@grep -qxF '$(RESULTS_BEGIN)' docs/results.md && grep -qxF '$(RESULTS_END)' docs/results.md || \
+		{ echo "docs/results.md lacks the lines $(RESULTS_BEGIN) and $(RESULTS_END)"; exit 1; }
+	rm -rf docs/results $(RUNS)/experiments/results
+	$(BIN) experiment results --train-steps $(RESULTS_STEPS) --episodes $(RESULTS_EPISODES) --seed $(SEED) \
+		$(foreach p,$(RESULTS_PERSONAS),--persona $(p)) --catalog $(WISH) --out docs/results --work $(RUNS)/experiments/results
+	awk -v report=docs/results/report.md -v begin='$(RESULTS_BEGIN)' -v end='$(RESULTS_END)' \
+		'$$0 == begin { print; while ((getline line < report) > 0) { gsub(/\]\(/, "](results/", line); print line }; skip = 1; next } \
+		$$0 == end { skip = 0 } !skip { print }' docs/results.md > docs/results.md.tmp
+	mv docs/results.md.tmp docs/results.md
 
 test:
 	$(GO) test ./...

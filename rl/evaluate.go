@@ -14,8 +14,10 @@ type Result struct {
 	Recommender       string  `json:"recommender" msgpack:"recommender"`
 	Persona           string  `json:"persona" msgpack:"persona"`
 	Episodes          int     `json:"episodes" msgpack:"episodes"`
-	CTR               float64 `json:"ctr" msgpack:"ctr"`                     // clicks per slate shown
+	CTR               float64 `json:"ctr" msgpack:"ctr"` // clicks per slate shown
+	CTRCI95           float64 `json:"ctr_ci95" msgpack:"ctr_ci95"`
 	PurchaseRate      float64 `json:"purchase_rate" msgpack:"purchase_rate"` // purchases per slate shown
+	PurchaseRateCI95  float64 `json:"purchase_rate_ci95" msgpack:"purchase_rate_ci95"`
 	RewardPerStep     float64 `json:"reward_per_step" msgpack:"reward_per_step"`
 	RewardPerStepCI95 float64 `json:"reward_per_step_ci95" msgpack:"reward_per_step_ci95"`
 	ReturnMean        float64 `json:"return_mean" msgpack:"return_mean"`
@@ -149,41 +151,61 @@ func Evaluate(rec Recommender, cat *simenv.Catalog, cfg simenv.Config, opt EvalO
 }
 
 // summarize computes a Result from per-episode returns and lengths. The interval of the
-// mean return is the normal one, mean ± 1.96·sd/√n. Reward per step is the ratio estimator
-// Σreturn/Σsteps, and its interval comes from the delta method: the standard error is
-// sd(return_e − R·steps_e) / (mean(steps)·√n).
+// mean return is the normal one, mean ± 1.96·sd/√n. Reward per step, CTR and purchase rate
+// are ratio estimators such as Σreturn/Σsteps, and their intervals come from the delta
+// method: the standard error of Σx/Σsteps = R is sd(x_e − R·steps_e) / (mean(steps)·√n).
 func summarize(name, persona string, returns, steps, clicks, purchases []float64) Result {
 	n := float64(len(returns))
-	var sumR, sumS, sumC, sumP float64
+	var sumR, sumS float64
 	for e := range returns {
 		sumR += returns[e]
 		sumS += steps[e]
-		sumC += clicks[e]
-		sumP += purchases[e]
 	}
 	meanR := sumR / n
-	ratio := sumR / sumS
-	var ssR, ssD float64
+	var ssR float64
 	for e := range returns {
 		ssR += (returns[e] - meanR) * (returns[e] - meanR)
-		d := returns[e] - ratio*steps[e]
-		ssD += d * d
 	}
-	var ciR, ciRatio float64
+	var ciR float64
 	if n > 1 {
 		ciR = 1.96 * math.Sqrt(ssR/(n-1)) / math.Sqrt(n)
-		ciRatio = 1.96 * math.Sqrt(ssD/(n-1)) / (sumS / n) / math.Sqrt(n)
 	}
+	reward, rewardCI := ratioEstimate(returns, steps)
+	ctr, ctrCI := ratioEstimate(clicks, steps)
+	buys, buysCI := ratioEstimate(purchases, steps)
 	return Result{
 		Recommender:       name,
 		Persona:           persona,
 		Episodes:          len(returns),
-		CTR:               sumC / sumS,
-		PurchaseRate:      sumP / sumS,
-		RewardPerStep:     ratio,
-		RewardPerStepCI95: ciRatio,
+		CTR:               ctr,
+		CTRCI95:           ctrCI,
+		PurchaseRate:      buys,
+		PurchaseRateCI95:  buysCI,
+		RewardPerStep:     reward,
+		RewardPerStepCI95: rewardCI,
 		ReturnMean:        meanR,
 		ReturnCI95:        ciR,
 		SessionLength:     sumS / n,
 	}
+}
+
+// ratioEstimate returns Σx/Σsteps and the half-width of its 95 % interval by the delta
+// method, or 0 for the half-width of a single episode.
+func ratioEstimate(x, steps []float64) (ratio, ci95 float64) {
+	n := float64(len(x))
+	var sumX, sumS float64
+	for e := range x {
+		sumX += x[e]
+		sumS += steps[e]
+	}
+	ratio = sumX / sumS
+	if n < 2 {
+		return ratio, 0
+	}
+	var ss float64
+	for e := range x {
+		d := x[e] - ratio*steps[e]
+		ss += d * d
+	}
+	return ratio, 1.96 * math.Sqrt(ss/(n-1)) / (sumS / n) / math.Sqrt(n)
 }

@@ -220,6 +220,8 @@ func runCompare(c *cli.Context) error {
 		}
 	}
 	var results []rl.Result
+	bar := newProgress("compare", "evaluations", 0, int64(len(personas)*(len(rl.BaselineNames)+1+len(models))))
+	defer bar.finish()
 	for _, persona := range personas {
 		shop := evalShop(c, persona, simenv.Config{})
 		if err := shop.Validate(cat); err != nil {
@@ -250,6 +252,7 @@ func runCompare(c *cli.Context) error {
 				return err
 			}
 			results = append(results, res)
+			bar.set(int64(len(results)))
 		}
 	}
 	return report(c, results)

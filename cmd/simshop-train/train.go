@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -163,18 +166,36 @@ func runTrain(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The learning curve is redrawn at a save at most every plotInterval, and after the
+	// final evaluation, so that frequent saves (--save-seconds) do not pay for drawing.
+	var plotted time.Time
 	save := func(m map[string]float64) error {
 		f, err := r.agent.Checkpoint(rl.RunInfo{Shop: r.shop, Seed: r.seed, Sessions: r.sessions, Metrics: m,
 			Env: env, SaveReplay: c.Bool("save-replay")})
 		if err != nil {
 			return err
 		}
-		return keeper.save(f, r.agent.TrainedSteps())
+		if err := keeper.save(f, r.agent.TrainedSteps()); err != nil {
+			return err
+		}
+		if m == nil && time.Since(plotted) < plotInterval {
+			return nil
+		}
+		plotted = time.Now()
+		if err := writeLearningCurve(out); err != nil {
+			slog.Warn("learning curve not drawn", "out", out, "err", err)
+		}
+		return nil
 	}
+	bar := newProgress("train", "steps", r.agent.TrainedSteps(), total)
 	progress := func(p rl.TrainProgress) {
-		slog.Info("progress", "step", p.EnvSteps, "episodes", p.Episodes, "updates", p.Updates,
-			"epsilon", round(p.Epsilon, 3), "loss", round(p.Loss, 4), "return", round(p.ReturnMean, 2),
-			"ctr", round(p.CTR, 3), "steps_per_s", round(p.StepsPerSecond, 0))
+		if bar.terminal() {
+			bar.set(p.EnvSteps)
+		} else {
+			slog.Info("progress", "step", p.EnvSteps, "episodes", p.Episodes, "updates", p.Updates,
+				"epsilon", round(p.Epsilon, 3), "loss", round(p.Loss, 4), "return", round(p.ReturnMean, 2),
+				"ctr", round(p.CTR, 3), "steps_per_s", round(p.StepsPerSecond, 0))
+		}
 		metrics.write(p)
 	}
 	for r.agent.TrainedSteps() < total {
@@ -206,6 +227,8 @@ func runTrain(c *cli.Context) error {
 				r.agent.TrainedSteps(), os.Args[0], ckptPath, out, total, replay))
 		}
 	}
+
+	bar.finish()
 
 	// Evaluate the greedy policy on episodes seeded apart from training.
 	r.agent.SetGreedy(true)
@@ -334,10 +357,12 @@ func resultMetrics(r rl.Result) map[string]float64 {
 	}
 }
 
-// metricsFile appends progress rows to a CSV file.
+// metricsFile appends progress rows to a CSV file and, as JSON objects with the same keys,
+// to a JSON Lines file beside it.
 type metricsFile struct {
 	f       *os.File
 	w       *csv.Writer
+	jsonl   *os.File
 	columns int // of the file's header: a file begun before purchase_rate existed keeps its 8 columns
 }
 
@@ -361,7 +386,10 @@ func claimRunFolder(out string, force bool) error {
 	if err != nil {
 		return err
 	}
-	for _, path := range append(old, filepath.Join(out, "metrics.csv"), filepath.Join(out, "evals.csv")) {
+	for _, name := range []string{"metrics.csv", "metrics.jsonl", "evals.csv", learningCurveName + ".png", learningCurveName + ".svg"} {
+		old = append(old, filepath.Join(out, name))
+	}
+	for _, path := range old {
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("replace the run in %s: %w", out, err)
 		}
@@ -378,7 +406,13 @@ func openMetrics(path string) (*metricsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open metrics file: %w", err)
 	}
-	m := &metricsFile{f: f, w: csv.NewWriter(f), columns: len(metricsHeader)}
+	jsonPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".jsonl"
+	j, err := os.OpenFile(jsonPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open metrics file: %w", err)
+	}
+	m := &metricsFile{f: f, w: csv.NewWriter(f), jsonl: j, columns: len(metricsHeader)}
 	st, err := f.Stat()
 	switch {
 	case err == nil && st.Size() == 0:
@@ -393,15 +427,37 @@ func openMetrics(path string) (*metricsFile, error) {
 }
 
 func (m *metricsFile) write(p rl.TrainProgress) {
-	m.w.Write([]string{
+	row := []string{
 		strconv.FormatInt(p.EnvSteps, 10), strconv.FormatInt(p.Episodes, 10), strconv.FormatInt(p.Updates, 10),
 		fmtFloat(p.Epsilon), fmtFloat(p.Loss), fmtFloat(p.ReturnMean), fmtFloat(p.CTR), fmtFloat(p.StepsPerSecond),
 		fmtFloat(p.PurchaseRate),
-	}[:m.columns])
+	}
+	m.w.Write(row[:m.columns])
 	m.w.Flush()
 	if err := m.w.Error(); err != nil {
 		slog.Error("write metrics", "file", m.f.Name(), "err", err)
 	}
+
+	// The JSON row holds the CSV row's numbers, with null for NaN, which JSON lacks.
+	obj := make(map[string]any, len(row))
+	for i, key := range metricsHeader {
+		v, err := strconv.ParseFloat(row[i], 64)
+		if err != nil || math.IsNaN(v) {
+			obj[key] = nil
+			continue
+		}
+		obj[key] = v
+	}
+	line, err := json.Marshal(obj)
+	if err == nil {
+		_, err = m.jsonl.Write(append(line, '\n'))
+	}
+	if err != nil {
+		slog.Error("write metrics", "file", m.jsonl.Name(), "err", err)
+	}
 }
 
-func (m *metricsFile) close() { m.f.Close() }
+func (m *metricsFile) close() {
+	m.f.Close()
+	m.jsonl.Close()
+}
