@@ -36,6 +36,7 @@ type Learner interface {
 // Agents lists the learning agents the studies train.
 var Agents = []Agent{
 	{Name: "dqn", New: newDQNLearner, Load: loadDQN},
+	{Name: "reinforce", New: newReinforceLearner, Load: loadReinforce},
 }
 
 // dqnLearner trains an rl.DQN with the default hyperparameters, its exploration decaying
@@ -88,6 +89,60 @@ func loadDQN(path string, cat *simenv.Catalog) (rl.Recommender, error) {
 		return nil, err
 	}
 	agent, _, err := rl.LoadDQN(f, cat)
+	if err != nil {
+		return nil, fmt.Errorf("experiments: load %s: %w", path, err)
+	}
+	agent.Greedy = true
+	return agent, nil
+}
+
+// reinforceLearner trains an rl.Reinforce with the default hyperparameters.
+type reinforceLearner struct {
+	agent    *rl.Reinforce
+	env      *simenv.VecEnv
+	shop     simenv.Config
+	seed     uint64
+	sessions int
+}
+
+func newReinforceLearner(cat *simenv.Catalog, shop simenv.Config, b Budget, seed uint64) (Learner, error) {
+	agent, err := rl.NewReinforce(rl.DefaultReinforceConfig(), cat, shop, seed)
+	if err != nil {
+		return nil, err
+	}
+	env, err := simenv.NewVecEnv(cat, shop, b.Sessions, rl.TrainSeed(seed, 0))
+	if err != nil {
+		return nil, err
+	}
+	return &reinforceLearner{agent: agent, env: env, shop: shop, seed: seed, sessions: b.Sessions}, nil
+}
+
+func (l *reinforceLearner) TrainUntil(ctx context.Context, steps int64) error {
+	return l.agent.Train(ctx, l.env, rl.TrainOptions{Steps: steps})
+}
+
+// Policy returns the greedy policy: the slate of the highest item scores.
+func (l *reinforceLearner) Policy() rl.Recommender {
+	l.agent.Greedy = true
+	return l.agent
+}
+
+func (l *reinforceLearner) Save(path string) error {
+	f, err := l.agent.Checkpoint(rl.RunInfo{Shop: l.shop, Seed: l.seed, Sessions: l.sessions})
+	if err != nil {
+		return err
+	}
+	return checkpoints.Save(path, f)
+}
+
+func (l *reinforceLearner) Close() { l.env.Close() }
+
+func loadReinforce(path string, cat *simenv.Catalog) (rl.Recommender, error) {
+	f, err := checkpoints.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	agent, _, err := rl.LoadReinforce(f, cat)
 	if err != nil {
 		return nil, fmt.Errorf("experiments: load %s: %w", path, err)
 	}

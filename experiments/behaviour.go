@@ -12,7 +12,8 @@ import (
 
 // probe wraps a recommender and counts what it shows to sessions that are still running:
 // items, categories, colours and price bands, and the mean Q-value of the shown items when
-// the recommender scores items.
+// the recommender is a DQN. REINFORCE's item scores are logits, not values, so they are not
+// averaged.
 type probe struct {
 	rl.Recommender
 	cat   *simenv.Catalog
@@ -23,10 +24,6 @@ type probe struct {
 	qSum, qCount           float64
 }
 
-// itemScorer is a recommender that scores every item for every session, such as the DQN.
-type itemScorer interface {
-	Scores(env *simenv.VecEnv) ([]float32, error)
-}
 
 // priceBandNames name the thirds of the catalog by price.
 var priceBandNames = []string{"cheap third", "middle third", "expensive third"}
@@ -64,9 +61,9 @@ func (p *probe) Recommend(env *simenv.VecEnv, slates []int32) error {
 		return err
 	}
 	var q []float32
-	if s, ok := p.Recommender.(itemScorer); ok {
+	if d, ok := p.Recommender.(*rl.DQN); ok {
 		var err error
-		if q, err = s.Scores(env); err != nil {
+		if q, err = d.Scores(env); err != nil {
 			return err
 		}
 	}
