@@ -137,6 +137,7 @@ func (s *Server) compare(r *http.Request, personas []string, req CompareRequest)
 		name  string
 		agent rl.Agent
 		cat   *simenv.Catalog
+		shop  simenv.Config
 	}
 	var models []model
 	if s.opt.RunDir != "" {
@@ -148,22 +149,28 @@ func (s *Server) compare(r *http.Request, personas []string, req CompareRequest)
 			if !slices.Contains(names, name) {
 				continue
 			}
-			agent, cat, _, err := s.loadCheckpoint(name)
+			agent, cat, shop, err := s.loadCheckpoint(name)
 			if err != nil {
 				return nil, err
 			}
-			models = append(models, model{agent.Name() + ":" + name, agent, cat})
+			models = append(models, model{agent.Name() + ":" + name, agent, cat, shop})
 		}
 	}
-	cat := s.opt.Catalog
+	// Every recommender meets the shop the run trained in (reward, session length, choice
+	// model, budgets, returns), with each persona in turn and without the run's drift, on the
+	// models' catalog, as in compare --model. Without a model, the shop has the defaults.
+	cat, base := s.opt.Catalog, simenv.Config{}
 	if len(models) > 0 {
-		cat = models[0].cat // the baselines run on the models' catalog, as in compare --model
+		cat, base = models[0].cat, models[0].shop
+		base.Drift = ""
 	}
 	opt := rl.EvalOptions{Episodes: req.Episodes, Seed: req.Seed, Sessions: 32, Context: r.Context()}
 	slog.Info("comparison started", "personas", strings.Join(personas, ","), "episodes", req.Episodes, "models", len(models))
 	var results []rl.Result
 	for _, persona := range personas {
-		shop := simenv.Config{Persona: persona}.WithDefaults()
+		shop := base
+		shop.Persona = persona
+		shop = shop.WithDefaults()
 		var recs []rl.Recommender
 		for _, name := range rl.BaselineNames {
 			b, err := rl.NewBaseline(name, cat, shop, opt.Sessions)

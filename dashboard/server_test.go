@@ -693,6 +693,42 @@ func TestCompareFromFileAndServer(t *testing.T) {
 	}
 }
 
+// TestCompareUsesTrainingShop checks that a comparison of a run's checkpoint puts every
+// recommender in the shop the run trained in, here one with budgets and the revenue reward.
+func TestCompareUsesTrainingShop(t *testing.T) {
+	run := t.TempDir()
+	cat := testCatalog(t, 40)
+	shop := simenv.Config{Persona: simenv.CheapBlue, Reward: simenv.RewardRevenue, Budget: 0.5}.WithDefaults()
+	cfg := rl.DefaultDQNConfig()
+	cfg.Hidden = []int{8}
+	d, err := rl.NewDQN(cfg, cat, shop, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := d.Checkpoint(rl.RunInfo{Shop: shop, Seed: 7, Sessions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.Save(filepath.Join(run, "checkpoints", "latest.msgpack"), f); err != nil {
+		t.Fatal(err)
+	}
+	_, ts := newTestServer(t, Options{RunDir: run, Catalog: cat})
+
+	var results []rl.Result
+	if code, msg := call(t, "POST", ts.URL+"/api/compare", `{"persona":"value_seeker","episodes":8,"seed":2}`, &results); code != 200 {
+		t.Fatalf("POST /api/compare: %d %s", code, msg)
+	}
+	evalShop := shop
+	evalShop.Persona = simenv.ValueSeeker
+	pop, err := rl.Evaluate(rl.NewPopularity(cat, 3), cat, evalShop, rl.EvalOptions{Episodes: 8, Seed: 2, Sessions: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results[1].Recommender != "popularity" || results[1].RewardPerStep != pop.RewardPerStep {
+		t.Errorf("%s reward per step = %v; want %v, popularity's in the training shop", results[1].Recommender, results[1].RewardPerStep, pop.RewardPerStep)
+	}
+}
+
 func TestBadCompareFileIsReported(t *testing.T) {
 	run := t.TempDir()
 	os.WriteFile(filepath.Join(run, CompareFile), []byte("recommender,ctr\nrandom,0.1\n"), 0o644)
