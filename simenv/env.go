@@ -486,10 +486,10 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScra
 	noClick := shopper.noClickUtility(s.trust)
 	var click int32
 	if e.choice == choiceMNL {
-		click = sc.sampleLogit(noClick, s.rng.Float64())
+		click = sc.sampleLogit(noClick, uniform(s.pcg))
 	} else {
 		choiceProbabilities(e.choice, sc.prob, sc.utility, noClick, e.theta)
-		click = sampleClick(sc.prob, s.rng.Float64())
+		click = sampleClick(sc.prob, uniform(s.pcg))
 	}
 	bought := false
 	price := 0.0
@@ -505,7 +505,7 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScra
 		if shopper.Budget > 0 && price > s.budget {
 			pBuy = 0
 		}
-		bought = s.rng.Float64() < pBuy
+		bought = uniform(s.pcg) < pBuy
 		if bought && shopper.Budget > 0 {
 			s.budget -= price
 		}

@@ -1,6 +1,9 @@
 package simenv
 
-import "math"
+import (
+	"math"
+	"math/rand/v2"
+)
 
 // expMemo caches recent results of math.Exp by argument, so that the step does not
 // recompute the exponential of a utility it has just seen. Many utilities repeat exactly:
@@ -16,9 +19,12 @@ type expMemo struct {
 	value [expMemoSize]float64
 }
 
-// expMemoSize is the number of slots, a power of 2. 256 slots take 4 KiB, which stays in
-// the L1 cache next to the step's other data.
-const expMemoSize = 256
+// expMemoSize is the number of slots, a power of 2. 1,024 slots take 16 KiB, which stays in
+// the L1 cache next to the step's other data, and hold the distinct utilities of a few
+// hundred sessions' shoppers: with 256 slots, 256 sessions evicted each other's entries.
+const expMemoSize = 1 << expMemoBits
+
+const expMemoBits = 10
 
 // expMemoEmpty marks an empty slot: a NaN bit pattern that no utility difference produces,
 // because the step never computes the exponential of NaN.
@@ -40,14 +46,14 @@ func (c *expMemo) exp(x float64) float64 {
 	return c.value[slot]
 }
 
-// expMemoSlot returns the slot of an argument by Fibonacci hashing: the top 8 bits of the
-// product mix all bits of the argument.
-func expMemoSlot(bits uint64) uint8 {
-	return uint8((bits * 0x9e37_79b9_7f4a_7c15) >> 56)
+// expMemoSlot returns the slot of an argument by Fibonacci hashing: the top expMemoBits
+// bits of the product mix all bits of the argument.
+func expMemoSlot(bits uint64) uint32 {
+	return uint32((bits * 0x9e37_79b9_7f4a_7c15) >> (64 - expMemoBits))
 }
 
 // miss computes math.Exp(x) and stores it in slot.
-func (c *expMemo) miss(x float64, bits uint64, slot uint8) float64 {
+func (c *expMemo) miss(x float64, bits uint64, slot uint32) float64 {
 	v := math.Exp(x)
 	c.key[slot], c.value[slot] = bits, v
 	return v
@@ -73,4 +79,10 @@ func log1pCount(e int32) float64 {
 		return log1pTable[e]
 	}
 	return math.Log1p(float64(e))
+}
+
+// uniform returns the next float64 in [0, 1) of pcg, the value that rand.New(pcg).Float64()
+// returns, without the call through the rand.Source interface.
+func uniform(pcg *rand.PCG) float64 {
+	return float64(pcg.Uint64()<<11>>11) / (1 << 53)
 }
