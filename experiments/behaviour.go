@@ -24,7 +24,6 @@ type probe struct {
 	qSum, qCount           float64
 }
 
-
 // priceBandNames name the thirds of the catalog by price.
 var priceBandNames = []string{"cheap third", "middle third", "expensive third"}
 
