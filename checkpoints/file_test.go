@@ -59,6 +59,38 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPerLayerActivationsRoundTrip checks that a network with an activation per hidden
+// layer keeps its spec through a file and that its graph applies each layer's own.
+func TestPerLayerActivationsRoundTrip(t *testing.T) {
+	spec := nn.Spec{Inputs: 3, Hidden: []int{4, 2}, Outputs: 1, Activations: []string{"tanh", "relu"}}
+	p, err := nn.NewParams[float32](spec, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &File{Graph: GraphOf(p)}
+	f.Stamp(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	got, err := Decode(encode(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := got.Graph.Spec.Activations; len(a) != 2 || a[0] != "tanh" || a[1] != "relu" {
+		t.Errorf("activations after decoding = %v; want [tanh relu]", a)
+	}
+	var ops []string
+	for _, n := range got.Graph.Nodes {
+		ops = append(ops, n.OpType)
+	}
+	if want := "Gemm,Tanh,Gemm,Relu,Gemm"; strings.Join(ops, ",") != want {
+		t.Errorf("graph nodes %v; want %s", ops, want)
+	}
+
+	// A file whose activations do not match its hidden layers is rejected.
+	f.Graph.Spec.Activations = []string{"tanh"}
+	if _, err := Decode(encode(t, f)); err == nil {
+		t.Error("Decode accepted one activation for two hidden layers")
+	}
+}
+
 func TestDecodeRejectsBadFiles(t *testing.T) {
 	good := encode(t, testFile(t))
 

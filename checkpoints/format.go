@@ -257,7 +257,7 @@ func graphSkeleton(spec nn.Spec) Graph {
 	}
 	layers := len(spec.Hidden) + 1
 	in := "features"
-	op := map[string]string{"relu": "Relu", "tanh": "Tanh"}[spec.Activation]
+	ops := map[string]string{"relu": "Relu", "tanh": "Tanh"}
 	for l := 0; l < layers; l++ {
 		out := fmt.Sprintf("layer%d/linear", l)
 		if l == layers-1 {
@@ -271,8 +271,8 @@ func graphSkeleton(spec nn.Spec) Graph {
 		})
 		in = out
 		if l < layers-1 {
-			act := fmt.Sprintf("layer%d/%s", l, spec.Activation)
-			g.Nodes = append(g.Nodes, Node{OpType: op, Inputs: []string{in}, Outputs: []string{act}})
+			act := fmt.Sprintf("layer%d/%s", l, spec.HiddenActivation(l))
+			g.Nodes = append(g.Nodes, Node{OpType: ops[spec.HiddenActivation(l)], Inputs: []string{in}, Outputs: []string{act}})
 			in = act
 		}
 	}

@@ -52,7 +52,10 @@ func buildMLP[T Float](p *Params[T], rows int) (*mlp[T], error) {
 			G.WithValue(tensor.New(tensor.WithShape(1, b.Shape[1]), tensor.WithBacking(b.Data))))
 		m.weights = append(m.weights, wNode, bNode)
 
-		act := spec.Activation
+		act := ""
+		if l < layers-1 {
+			act = spec.HiddenActivation(l)
+		}
 		if l == layers-1 {
 			act = ""
 		}

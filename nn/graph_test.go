@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -20,10 +21,13 @@ func lossAt(t *testing.T, tr *Trainer[float64]) float64 {
 
 func TestTrainerGradientMatchesFiniteDifferences(t *testing.T) {
 	for _, loss := range []Loss{LossHuber, LossSquared} {
-		for _, act := range []string{"relu", "tanh"} {
+		for _, act := range []string{"relu", "tanh", "tanh,relu"} {
 			t.Run(string(loss)+"/"+act, func(t *testing.T) {
 				spec := testSpec()
 				spec.Activation = act
+				if acts := strings.Split(act, ","); len(acts) > 1 {
+					spec.Activation, spec.Activations = "", acts
+				}
 				rng := rand.New(rand.NewPCG(1, 2))
 				p, err := NewParams[float64](spec, rng)
 				if err != nil {
@@ -156,6 +160,37 @@ func TestForwardMatchesManualComputation(t *testing.T) {
 	}
 }
 
+// TestForwardPerLayerActivations checks a network whose hidden layers have their own
+// activations, tanh then ReLU, against a hand computation.
+func TestForwardPerLayerActivations(t *testing.T) {
+	spec := Spec{Inputs: 1, Hidden: []int{1, 1}, Outputs: 1, Activations: []string{"tanh", "relu"}}
+	p, err := NewParams[float64](spec, rand.New(rand.NewPCG(7, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(p.Tensors[0].Data, []float64{2})  // layer 0 weight
+	copy(p.Tensors[1].Data, []float64{0})  // layer 0 bias
+	copy(p.Tensors[2].Data, []float64{-3}) // layer 1 weight
+	copy(p.Tensors[3].Data, []float64{1})  // layer 1 bias
+	copy(p.Tensors[4].Data, []float64{5})  // output weight
+	copy(p.Tensors[5].Data, []float64{0.5})
+	f, err := NewForward(p, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(f.Input(), []float64{0.1, -0.5})
+	out, err := f.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range []float64{0.1, -0.5} {
+		h := math.Max(0, -3*math.Tanh(2*x)+1)
+		if want := 5*h + 0.5; math.Abs(out[i]-want) > 1e-12 {
+			t.Errorf("input %g: got %.15g, want %.15g", x, out[i], want)
+		}
+	}
+}
+
 func TestNewParamsSeeded(t *testing.T) {
 	a, _ := NewParams[float32](testSpec(), rand.New(rand.NewPCG(9, 9)))
 	b, _ := NewParams[float32](testSpec(), rand.New(rand.NewPCG(9, 9)))
@@ -181,6 +216,8 @@ func TestSpecValidateRejectsBadFields(t *testing.T) {
 		{Inputs: 2, Outputs: 0, Activation: "relu"},
 		{Inputs: 2, Hidden: []int{0}, Outputs: 1, Activation: "relu"},
 		{Inputs: 2, Outputs: 1, Activation: "sigmoid"},
+		{Inputs: 2, Hidden: []int{3, 3}, Outputs: 1, Activations: []string{"relu"}},
+		{Inputs: 2, Hidden: []int{3}, Outputs: 1, Activations: []string{"sigmoid"}},
 	}
 	for _, s := range cases {
 		if err := s.Validate(); err == nil {

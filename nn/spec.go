@@ -14,12 +14,24 @@ import (
 type Float interface{ ~float32 | ~float64 }
 
 // Spec declares a fully connected network: Inputs features, then one layer per entry of
-// Hidden with Activation after it, then a linear layer with Outputs units.
+// Hidden with its activation after it, then a linear layer with Outputs units.
 type Spec struct {
 	Inputs     int    `msgpack:"inputs"`
 	Hidden     []int  `msgpack:"hidden"`
 	Outputs    int    `msgpack:"outputs"`
-	Activation string `msgpack:"activation"` // "relu" or "tanh"
+	Activation string `msgpack:"activation"` // "relu" or "tanh", after every hidden layer
+	// Activations, when set, gives each hidden layer its own activation, one entry per
+	// entry of Hidden, in place of Activation. Checkpoints written before the field
+	// existed leave it out.
+	Activations []string `msgpack:"activations,omitempty"`
+}
+
+// HiddenActivation returns the activation after hidden layer l.
+func (s Spec) HiddenActivation(l int) string {
+	if len(s.Activations) > 0 {
+		return s.Activations[l]
+	}
+	return s.Activation
 }
 
 // Validate reports the first field of s that cannot build a network.
@@ -35,12 +47,26 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("nn: hidden layer %d has width %d; widths must be at least 1", i, h)
 		}
 	}
-	switch s.Activation {
-	case "relu", "tanh":
-	default:
-		return fmt.Errorf("nn: unknown activation %q; use \"relu\" or \"tanh\"", s.Activation)
+	if len(s.Activations) == 0 {
+		return checkActivation(s.Activation)
+	}
+	if len(s.Activations) != len(s.Hidden) {
+		return fmt.Errorf("nn: spec has %d activations for %d hidden layers; give one per hidden layer", len(s.Activations), len(s.Hidden))
+	}
+	for _, a := range s.Activations {
+		if err := checkActivation(a); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func checkActivation(a string) error {
+	switch a {
+	case "relu", "tanh":
+		return nil
+	}
+	return fmt.Errorf("nn: unknown activation %q; use \"relu\" or \"tanh\"", a)
 }
 
 // Widths returns the layer widths from the input to the output, e.g. [64 128 128 1].
@@ -76,8 +102,10 @@ type Params[T Float] struct {
 }
 
 // NewParams allocates the parameters of spec and initialises them from rng: weights with
-// He-normal (standard deviation sqrt(2/fan_in), He et al. 2015) for ReLU or Glorot-normal
-// for tanh, and biases with zero. The same rng state always gives the same weights.
+// He-normal (standard deviation sqrt(2/fan_in), He et al. 2015) when the layer's output
+// goes into a ReLU or Glorot-normal when it goes into a tanh, and biases with zero. The
+// output layer is initialised like the last hidden layer. The same rng state always gives
+// the same weights.
 func NewParams[T Float](spec Spec, rng *rand.Rand) (*Params[T], error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -86,8 +114,14 @@ func NewParams[T Float](spec Spec, rng *rand.Rand) (*Params[T], error) {
 	w := spec.Widths()
 	for l := 1; l < len(w); l++ {
 		in, out := w[l-1], w[l]
+		// Layer l-1 feeds hidden layer l-1's activation; the output layer feeds none and is
+		// initialised like the last hidden layer.
+		act := spec.Activation
+		if len(spec.Hidden) > 0 {
+			act = spec.HiddenActivation(min(l-1, len(spec.Hidden)-1))
+		}
 		std := math.Sqrt(2 / float64(in))
-		if spec.Activation == "tanh" {
+		if act == "tanh" {
 			std = math.Sqrt(2 / float64(in+out))
 		}
 		weight := &Param[T]{Name: fmt.Sprintf("layer%d/weight", l-1), Shape: [2]int{in, out}, Data: make([]T, in*out)}
@@ -104,6 +138,9 @@ func NewParams[T Float](spec Spec, rng *rand.Rand) (*Params[T], error) {
 func (p *Params[T]) Clone() *Params[T] {
 	c := &Params[T]{Spec: p.Spec}
 	c.Spec.Hidden = append([]int(nil), p.Spec.Hidden...)
+	if p.Spec.Activations != nil {
+		c.Spec.Activations = append([]string(nil), p.Spec.Activations...)
+	}
 	for _, t := range p.Tensors {
 		c.Tensors = append(c.Tensors, &Param[T]{Name: t.Name, Shape: t.Shape, Data: append([]T(nil), t.Data...)})
 	}

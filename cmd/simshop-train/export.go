@@ -127,7 +127,7 @@ func onnxModel(f *checkpoints.File, path string) (*onnx.ModelProto, error) {
 	g := f.Graph
 	graph := &onnx.GraphProto{
 		Name:      "simshop_" + f.Metadata.Agent,
-		DocString: fmt.Sprintf("Network %v (%s) of the SimShop checkpoint %s. %s", g.Spec.Widths(), g.Spec.Activation, filepath.Base(path), rowMeaning(f.Metadata.Agent)),
+		DocString: fmt.Sprintf("Network %v (%s) of the SimShop checkpoint %s. %s", g.Spec.Widths(), activationsOf(g.Spec), filepath.Base(path), rowMeaning(f.Metadata.Agent)),
 	}
 	for _, v := range g.Inputs {
 		graph.Input = append(graph.Input, onnxValueInfo(v))

@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/nn"
 	"github.com/simshop/simshop/rl"
 	"github.com/simshop/simshop/simenv"
 )
@@ -101,10 +102,11 @@ type inspectedGraph struct {
 }
 
 type inspectedSpec struct {
-	Inputs     int    `json:"inputs"`
-	Hidden     []int  `json:"hidden"`
-	Outputs    int    `json:"outputs"`
-	Activation string `json:"activation"`
+	Inputs      int      `json:"inputs"`
+	Hidden      []int    `json:"hidden"`
+	Outputs     int      `json:"outputs"`
+	Activation  string   `json:"activation"`
+	Activations []string `json:"activations,omitempty"`
 }
 
 type inspectedValue struct {
@@ -215,7 +217,7 @@ func inspect(path string, size int64, f *checkpoints.File) (*inspection, error) 
 			Metrics:  map[string]jsonFloat{},
 		},
 		Graph: inspectedGraph{
-			Spec:    inspectedSpec{Inputs: f.Graph.Spec.Inputs, Hidden: f.Graph.Spec.Hidden, Outputs: f.Graph.Spec.Outputs, Activation: f.Graph.Spec.Activation},
+			Spec:    inspectedSpec{Inputs: f.Graph.Spec.Inputs, Hidden: f.Graph.Spec.Hidden, Outputs: f.Graph.Spec.Outputs, Activation: f.Graph.Spec.Activation, Activations: f.Graph.Spec.Activations},
 			Inputs:  inspectedValues(f.Graph.Inputs),
 			Outputs: inspectedValues(f.Graph.Outputs),
 		},
@@ -393,7 +395,7 @@ func printInspection(w io.Writer, r *inspection) {
 
 	g := r.Graph
 	fmt.Fprintln(tw, "\ngraph")
-	fmt.Fprintf(tw, "  spec\tinputs %d, hidden %v, outputs %d, activation %s\n", g.Spec.Inputs, g.Spec.Hidden, g.Spec.Outputs, g.Spec.Activation)
+	fmt.Fprintf(tw, "  spec\tinputs %d, hidden %v, outputs %d, activation %s\n", g.Spec.Inputs, g.Spec.Hidden, g.Spec.Outputs, activationsOf(nn.Spec{Activation: g.Spec.Activation, Activations: g.Spec.Activations}))
 	for _, v := range g.Inputs {
 		fmt.Fprintf(tw, "  input\t%s %s %v\n", v.Name, v.Dtype, v.Shape)
 	}
@@ -474,4 +476,13 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// activationsOf names the hidden layers' activations of spec: one name when they share it,
+// else the list, such as "tanh, relu".
+func activationsOf(spec nn.Spec) string {
+	if len(spec.Activations) > 0 {
+		return strings.Join(spec.Activations, ", ")
+	}
+	return spec.Activation
 }
