@@ -190,41 +190,55 @@ func (d *DQN) RestoreEnv(env *simenv.VecEnv) (bool, error) {
 	return true, nil
 }
 
+// loadAgentMetadata checks that f holds an agent of the given name, decodes its
+// hyperparameters into cfg and returns its feature encoding and catalog (cat, or the embedded
+// one when cat is nil), after checking the shop and the graph's width against them. noun
+// and scorer name the agent in errors, such as "a DQN" and "a DQN scores".
+func loadAgentMetadata(f *checkpoints.File, cat *simenv.Catalog, agent, noun, scorer string, cfg interface{ Validate() error }) (Encoding, *simenv.Catalog, error) {
+	var enc Encoding
+	meta := f.Metadata
+	if meta.Agent != agent {
+		return enc, nil, fmt.Errorf("the file contains a %q agent, not %s", meta.Agent, noun)
+	}
+	cat, err := checkpointCatalog(meta, cat)
+	if err != nil {
+		return enc, nil, err
+	}
+
+	if err := msgpack.Unmarshal(meta.AgentConfig, cfg); err != nil {
+		return enc, nil, fmt.Errorf("agent config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return enc, nil, fmt.Errorf("agent config: %w", err)
+	}
+	if err := msgpack.Unmarshal(meta.Encoding, &enc); err != nil {
+		return enc, nil, fmt.Errorf("feature encoding: %w", err)
+	}
+	if enc.MaxSteps < 1 || len(enc.Colors) == 0 {
+		return enc, nil, fmt.Errorf("feature encoding is incomplete: %d colours, maximum session length %d", len(enc.Colors), enc.MaxSteps)
+	}
+	if err := meta.Shop.WithDefaults().Validate(cat); err != nil {
+		return enc, nil, fmt.Errorf("shop settings: %w", err)
+	}
+	spec := f.Graph.Spec
+	if spec.Inputs != enc.Width() || spec.Outputs != 1 {
+		return enc, nil, fmt.Errorf("graph takes %d inputs and gives %d outputs, but the encoding has %d features and %s with 1 output",
+			spec.Inputs, spec.Outputs, enc.Width(), scorer)
+	}
+	return enc, cat, nil
+}
+
 // LoadDQN restores the agent stored in f. With cat nil it uses the catalog embedded in the
 // file; otherwise cat must be the catalog the model was trained on. It returns the agent
 // and the catalog it is attached to.
 func LoadDQN(f *checkpoints.File, cat *simenv.Catalog) (*DQN, *simenv.Catalog, error) {
-	meta := f.Metadata
-	if meta.Agent != "dqn" {
-		return nil, nil, fmt.Errorf("the file contains a %q agent, not a DQN", meta.Agent)
-	}
-	cat, err := checkpointCatalog(meta, cat)
+	d := &DQN{}
+	enc, cat, err := loadAgentMetadata(f, cat, "dqn", "a DQN", "a DQN scores", &d.Config)
 	if err != nil {
 		return nil, nil, err
 	}
-
-	d := &DQN{}
-	if err := msgpack.Unmarshal(meta.AgentConfig, &d.Config); err != nil {
-		return nil, nil, fmt.Errorf("agent config: %w", err)
-	}
-	if err := d.Config.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("agent config: %w", err)
-	}
-	if err := msgpack.Unmarshal(meta.Encoding, &d.Encoding); err != nil {
-		return nil, nil, fmt.Errorf("feature encoding: %w", err)
-	}
-	if d.Encoding.MaxSteps < 1 || len(d.Encoding.Colors) == 0 {
-		return nil, nil, fmt.Errorf("feature encoding is incomplete: %d colours, maximum session length %d", len(d.Encoding.Colors), d.Encoding.MaxSteps)
-	}
-	shop := meta.Shop.WithDefaults()
-	if err := shop.Validate(cat); err != nil {
-		return nil, nil, fmt.Errorf("shop settings: %w", err)
-	}
+	d.Encoding = enc
 	spec := f.Graph.Spec
-	if spec.Inputs != d.Encoding.Width() || spec.Outputs != 1 {
-		return nil, nil, fmt.Errorf("graph takes %d inputs and gives %d outputs, but the encoding has %d features and a DQN scores with 1 output",
-			spec.Inputs, spec.Outputs, d.Encoding.Width())
-	}
 	// The weights are overwritten below, so any stream will do for the allocation.
 	if d.Online, err = nn.NewParams[float32](spec, rand.New(rand.NewPCG(0, 0))); err != nil {
 		return nil, nil, fmt.Errorf("graph: %w", err)
@@ -253,7 +267,7 @@ func LoadDQN(f *checkpoints.File, cat *simenv.Catalog) (*DQN, *simenv.Catalog, e
 	if err := d.pcg.UnmarshalBinary(f.Training.RNG["agent"]); err != nil {
 		return nil, nil, fmt.Errorf("random stream %q: %w", "agent", err)
 	}
-	if err := d.attach(cat, shop.SlateSize); err != nil {
+	if err := d.attach(cat, f.Metadata.Shop.WithDefaults().SlateSize); err != nil {
 		return nil, nil, err
 	}
 	if err := d.loadResumeState(f); err != nil {

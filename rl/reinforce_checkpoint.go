@@ -74,36 +74,13 @@ func (r *Reinforce) Checkpoint(run RunInfo) (*checkpoints.File, error) {
 // in the file; otherwise cat must be the catalog the model was trained on. It returns the
 // agent and the catalog it is attached to.
 func LoadReinforce(f *checkpoints.File, cat *simenv.Catalog) (*Reinforce, *simenv.Catalog, error) {
-	meta := f.Metadata
-	if meta.Agent != "reinforce" {
-		return nil, nil, fmt.Errorf("the file contains a %q agent, not a REINFORCE one", meta.Agent)
-	}
-	cat, err := checkpointCatalog(meta, cat)
+	r := &Reinforce{}
+	enc, cat, err := loadAgentMetadata(f, cat, "reinforce", "a REINFORCE one", "a REINFORCE policy scores", &r.Config)
 	if err != nil {
 		return nil, nil, err
 	}
-	r := &Reinforce{}
-	if err := msgpack.Unmarshal(meta.AgentConfig, &r.Config); err != nil {
-		return nil, nil, fmt.Errorf("agent config: %w", err)
-	}
-	if err := r.Config.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("agent config: %w", err)
-	}
-	if err := msgpack.Unmarshal(meta.Encoding, &r.Encoding); err != nil {
-		return nil, nil, fmt.Errorf("feature encoding: %w", err)
-	}
-	if r.Encoding.MaxSteps < 1 || len(r.Encoding.Colors) == 0 {
-		return nil, nil, fmt.Errorf("feature encoding is incomplete: %d colours, maximum session length %d", len(r.Encoding.Colors), r.Encoding.MaxSteps)
-	}
-	shop := meta.Shop.WithDefaults()
-	if err := shop.Validate(cat); err != nil {
-		return nil, nil, fmt.Errorf("shop settings: %w", err)
-	}
+	r.Encoding = enc
 	spec := f.Graph.Spec
-	if spec.Inputs != r.Encoding.Width() || spec.Outputs != 1 {
-		return nil, nil, fmt.Errorf("graph takes %d inputs and gives %d outputs, but the encoding has %d features and a REINFORCE policy scores with 1 output",
-			spec.Inputs, spec.Outputs, r.Encoding.Width())
-	}
 	t := f.Training
 	if t.Baseline == nil {
 		return nil, nil, fmt.Errorf("the baseline network is missing from the training state")
@@ -151,7 +128,7 @@ func LoadReinforce(f *checkpoints.File, cat *simenv.Catalog) (*Reinforce, *simen
 	if err := r.pcg.UnmarshalBinary(t.RNG["agent"]); err != nil {
 		return nil, nil, fmt.Errorf("random stream %q: %w", "agent", err)
 	}
-	if err := r.attach(cat, shop.SlateSize); err != nil {
+	if err := r.attach(cat, f.Metadata.Shop.WithDefaults().SlateSize); err != nil {
 		return nil, nil, err
 	}
 	if err := r.loadRollouts(f); err != nil {
