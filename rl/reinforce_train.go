@@ -2,8 +2,6 @@ package rl
 
 import (
 	"context"
-	"math"
-	"time"
 
 	"github.com/simshop/simshop/simenv"
 )
@@ -28,12 +26,7 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 	slates := make([]int32, env.NumSessions()*r.k)
 	out := simenv.NewStepResult(env.NumSessions())
 
-	var window struct {
-		returns, episodes, clicks, purchases, steps float64
-		start                                       time.Time
-		from                                        int64
-	}
-	window.start, window.from = time.Now(), r.EnvSteps
+	window := newProgressWindow(r.EnvSteps)
 	for r.EnvSteps < opt.Steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -45,19 +38,7 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 			return err
 		}
 		r.Observe(out)
-		for i, done := range out.Done {
-			if out.Click[i] >= 0 {
-				window.clicks++
-			}
-			if out.Bought[i] {
-				window.purchases++
-			}
-			if done {
-				window.returns += out.EpisodeReturn[i]
-				window.episodes++
-			}
-		}
-		window.steps += float64(len(out.Done))
+		window.add(out)
 		for {
 			updated, err := r.Update()
 			if err != nil {
@@ -67,22 +48,11 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 				break
 			}
 		}
-		if opt.Every > 0 && opt.Progress != nil && (r.EnvSteps-window.from >= opt.Every || r.EnvSteps >= opt.Steps) {
-			p := TrainProgress{
+		if window.due(opt, r.EnvSteps) {
+			window.report(opt, TrainProgress{
 				EnvSteps: r.EnvSteps, Episodes: r.Episodes, Updates: r.Updates,
-				Loss: r.LastLoss, ReturnMean: math.NaN(), CTR: window.clicks / window.steps,
-				PurchaseRate:   window.purchases / window.steps,
-				StepsPerSecond: float64(r.EnvSteps-window.from) / time.Since(window.start).Seconds(),
-			}
-			if r.Updates == 0 {
-				p.Loss = math.NaN()
-			}
-			if window.episodes > 0 {
-				p.ReturnMean = window.returns / window.episodes
-			}
-			opt.Progress(p)
-			window.returns, window.episodes, window.clicks, window.purchases, window.steps = 0, 0, 0, 0, 0
-			window.start, window.from = time.Now(), r.EnvSteps
+				Loss: lossOrNaN(r.LastLoss, r.Updates),
+			})
 		}
 	}
 	return nil

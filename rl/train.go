@@ -53,12 +53,7 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 	slates := make([]int32, env.NumSessions()*d.k)
 	out := simenv.NewStepResult(env.NumSessions())
 
-	var window struct {
-		returns, episodes, clicks, purchases, steps float64
-		start                                       time.Time
-		from                                        int64
-	}
-	window.start, window.from = time.Now(), d.EnvSteps
+	window := newProgressWindow(d.EnvSteps)
 	for d.EnvSteps < opt.Steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -71,41 +66,17 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 		}
 		d.Observe(out)
 		vectorStep := d.EnvSteps / int64(env.NumSessions())
-		for i, done := range out.Done {
-			if out.Click[i] >= 0 {
-				window.clicks++
-			}
-			if out.Bought[i] {
-				window.purchases++
-			}
-			if done {
-				window.returns += out.EpisodeReturn[i]
-				window.episodes++
-			}
-		}
-		window.steps += float64(len(out.Done))
+		window.add(out)
 		if vectorStep%int64(d.Config.UpdateEvery) == 0 {
 			if _, err := d.Update(); err != nil {
 				return err
 			}
 		}
-		if opt.Every > 0 && opt.Progress != nil && (d.EnvSteps-window.from >= opt.Every || d.EnvSteps >= opt.Steps) {
-			p := TrainProgress{
+		if window.due(opt, d.EnvSteps) {
+			window.report(opt, TrainProgress{
 				EnvSteps: d.EnvSteps, Episodes: d.Episodes, Updates: d.Updates,
-				Epsilon: d.Config.Epsilon(d.EnvSteps), Loss: d.LastLoss, ReturnMean: math.NaN(),
-				CTR:            window.clicks / window.steps,
-				PurchaseRate:   window.purchases / window.steps,
-				StepsPerSecond: float64(d.EnvSteps-window.from) / time.Since(window.start).Seconds(),
-			}
-			if d.Updates == 0 {
-				p.Loss = math.NaN()
-			}
-			if window.episodes > 0 {
-				p.ReturnMean = window.returns / window.episodes
-			}
-			opt.Progress(p)
-			window.returns, window.episodes, window.clicks, window.purchases, window.steps = 0, 0, 0, 0, 0
-			window.start, window.from = time.Now(), d.EnvSteps
+				Epsilon: d.Config.Epsilon(d.EnvSteps), Loss: lossOrNaN(d.LastLoss, d.Updates),
+			})
 		}
 	}
 	return nil
@@ -115,4 +86,60 @@ func (d *DQN) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOptions) e
 // at which the environment starts, so that a resumed run meets new shoppers.
 func TrainSeed(seed uint64, startStep int64) uint64 {
 	return DeriveSeed(seed^splitmix64(uint64(startStep)), domainTrainEnv)
+}
+
+// progressWindow sums the outcomes of the shopper-steps since the last progress report.
+type progressWindow struct {
+	returns, episodes, clicks, purchases, steps float64
+	start                                       time.Time
+	from                                        int64 // the agent's shopper-steps when the window began
+}
+
+func newProgressWindow(from int64) progressWindow {
+	return progressWindow{start: time.Now(), from: from}
+}
+
+// add counts the clicks, purchases and finished sessions of one vectorized step.
+func (w *progressWindow) add(out *simenv.StepResult) {
+	for i, done := range out.Done {
+		if out.Click[i] >= 0 {
+			w.clicks++
+		}
+		if out.Bought[i] {
+			w.purchases++
+		}
+		if done {
+			w.returns += out.EpisodeReturn[i]
+			w.episodes++
+		}
+	}
+	w.steps += float64(len(out.Done))
+}
+
+// due reports whether a progress report is due at the agent's shopper-step count steps:
+// every opt.Every steps and at the end of the run.
+func (w *progressWindow) due(opt TrainOptions, steps int64) bool {
+	return opt.Every > 0 && opt.Progress != nil && (steps-w.from >= opt.Every || steps >= opt.Steps)
+}
+
+// report completes p with the window's CTR, purchase rate, mean return (NaN without a
+// finished session) and speed, passes it to opt.Progress and starts the next window.
+func (w *progressWindow) report(opt TrainOptions, p TrainProgress) {
+	p.CTR = w.clicks / w.steps
+	p.PurchaseRate = w.purchases / w.steps
+	p.ReturnMean = math.NaN()
+	if w.episodes > 0 {
+		p.ReturnMean = w.returns / w.episodes
+	}
+	p.StepsPerSecond = float64(p.EnvSteps-w.from) / time.Since(w.start).Seconds()
+	opt.Progress(p)
+	*w = newProgressWindow(p.EnvSteps)
+}
+
+// lossOrNaN returns the last loss, or NaN before the first update.
+func lossOrNaN(loss float64, updates int64) float64 {
+	if updates == 0 {
+		return math.NaN()
+	}
+	return loss
 }
