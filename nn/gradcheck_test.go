@@ -139,3 +139,49 @@ func TestLogSoftmaxMasksNegativeInfinity(t *testing.T) {
 		}
 	}
 }
+
+// TestBackpropSplitMatchesRun checks that RunForward then RunBackward give the outputs and
+// gradients of Run, when the upstream gradient is written between the two.
+func TestBackpropSplitMatchesRun(t *testing.T) {
+	spec := Spec{Inputs: 4, Hidden: []int{5, 3}, Outputs: 2, Activation: "relu"}
+	rng := rand.New(rand.NewPCG(13, 14))
+	p, err := NewParams[float64](spec, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := NewBackprop(p, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, err := NewBackprop(p, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range whole.Input() {
+		whole.Input()[i] = rng.NormFloat64()
+	}
+	copy(split.Input(), whole.Input())
+
+	split.RunForward()
+	for i, o := range split.Output() {
+		split.Upstream()[i] = o - 0.5 // an upstream gradient that depends on the outputs
+	}
+	split.RunBackward()
+	copy(whole.Upstream(), split.Upstream())
+	if err := whole.Run(); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, o := range whole.Output() {
+		if split.Output()[i] != o {
+			t.Errorf("output %d: split %g, Run %g", i, split.Output()[i], o)
+		}
+	}
+	for ti, g := range whole.Grads {
+		for i, v := range g {
+			if split.Grads[ti][i] != v {
+				t.Errorf("%s[%d]: split gradient %g, Run %g", p.Tensors[ti].Name, i, split.Grads[ti][i], v)
+			}
+		}
+	}
+}

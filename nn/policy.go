@@ -57,6 +57,7 @@ type Backprop[T Float] struct {
 	upstream []T
 	prog     *program[T]
 	out      []T
+	forward  int // the steps of prog that compute out
 	// Grads receives, after each Run, the gradient of each Params tensor in the same order.
 	Grads [][]T
 }
@@ -91,6 +92,7 @@ func NewBackprop[T Float](p *Params[T], rows int) (*Backprop[T], error) {
 		return nil, err
 	}
 	b.out = b.prog.values[net.out]
+	b.forward = b.prog.stepsUntil(b.out)
 	return b, nil
 }
 
@@ -107,6 +109,14 @@ func (b *Backprop[T]) Run() error {
 	b.prog.run()
 	return nil
 }
+
+// RunForward evaluates the network on Input into Output alone, so that a caller can compute
+// Upstream from the outputs and then call RunBackward. Together they do what Run does, with
+// one forward pass.
+func (b *Backprop[T]) RunForward() { b.prog.runSteps(0, b.forward) }
+
+// RunBackward writes Σ upstream·∂out/∂θ into Grads for the inputs of the last RunForward.
+func (b *Backprop[T]) RunBackward() { b.prog.runSteps(b.forward, len(b.prog.steps)) }
 
 // Output returns the network's [rows, outputs] outputs of the last Run.
 func (b *Backprop[T]) Output() []T { return b.out }

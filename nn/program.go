@@ -74,11 +74,25 @@ func compile[T Float](b *builder, outputs G.Nodes, preset map[*G.Node][]T) (*pro
 }
 
 // run executes every step in order.
-func (p *program[T]) run() {
-	for i := range p.steps {
+func (p *program[T]) run() { p.runSteps(0, len(p.steps)) }
+
+// runSteps executes the steps [from, to) in order.
+func (p *program[T]) runSteps(from, to int) {
+	for i := from; i < to; i++ {
 		s := &p.steps[i]
 		s.k.run(s.dst, s.src)
 	}
+}
+
+// stepsUntil returns the number of steps up to and including the one that writes n's
+// buffer, or 0 when no step writes it.
+func (p *program[T]) stepsUntil(n []T) int {
+	for i, s := range p.steps {
+		if len(s.dst) > 0 && &s.dst[0] == &n[0] {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // rowwise reports whether every step is a row kernel, so that runRows may be used.

@@ -74,8 +74,7 @@ type Reinforce struct {
 
 	act      *nn.Forward[float32]         // scores sessions × items rows
 	actors   map[int]*nn.Forward[float32] // acting graphs by session count
-	forward  *nn.Forward[float32]         // the policy on BatchStates × items rows
-	backprop *nn.Backprop[float32]        // its gradient
+	backprop *nn.Backprop[float32]        // the policy and its gradient on BatchStates × items rows
 	baseline *nn.Trainer[float32]         // the baseline on BatchStates rows
 
 	trainEnv *simenv.VecEnv
@@ -147,9 +146,6 @@ func (r *Reinforce) attach(cat *simenv.Catalog, k int) error {
 	r.width = r.Encoding.Width()
 	rows := r.Config.BatchStates * cat.Len()
 	var err error
-	if r.forward, err = nn.NewForward(r.Policy, rows); err != nil {
-		return err
-	}
 	if r.backprop, err = nn.NewBackprop(r.Policy, rows); err != nil {
 		return err
 	}
@@ -292,14 +288,12 @@ func (r *Reinforce) Update() (bool, error) {
 	m, w := r.catalog.Len(), r.width
 
 	// Forward pass: the current policy's logits for every item of every state.
-	in := r.forward.Input()
+	in := r.backprop.Input()
 	for b, rec := range batch {
 		copy(in[b*m*w:(b+1)*m*w], rec.features)
 	}
-	z, err := r.forward.Run()
-	if err != nil {
-		return false, err
-	}
+	r.backprop.RunForward()
+	z := r.backprop.Output()
 
 	// Baseline: b(s_t) before its step, then a squared-loss step toward mean_a G_t(a).
 	baseIn, baseTarget := r.baseline.Input(), r.baseline.Target()
@@ -351,10 +345,7 @@ func (r *Reinforce) Update() (bool, error) {
 	}
 
 	// Backward pass and Adam step at the scheduled learning rate.
-	copy(r.backprop.Input(), in)
-	if err := r.backprop.Run(); err != nil {
-		return false, err
-	}
+	r.backprop.RunBackward()
 	r.Adam.LearningRate = cfg.LearningRateAt(r.EnvSteps)
 	r.Adam.Update(r.Policy, r.backprop.Grads)
 	r.LastLoss = loss / float64(n)

@@ -9,7 +9,7 @@ import (
 
 // BenchmarkReinforceUpdate times one REINFORCE update at the default configuration on the
 // generated 200-item catalog: the policy's forward pass over every item of 256 states, the
-// baseline's step, and the policy's forward and backward pass over the same rows. Every
+// baseline's step, and the policy's backward pass over the same rows. Every
 // iteration learns from the same batch of states.
 func BenchmarkReinforceUpdate(b *testing.B) {
 	cat, err := simenv.Generate(200, 1)
@@ -42,10 +42,10 @@ func BenchmarkReinforceUpdate(b *testing.B) {
 	}
 	batch := append([]*stateRecord(nil), r.ready[:r.Config.BatchStates]...)
 
-	// A forward pass costs 2 FLOPs per multiply-accumulate; the backward pass about twice
+	// A forward pass costs 2 FLOPs per multiply-accumulate, and the backward pass about twice
 	// the forward pass, as in BenchmarkDQNUpdate.
 	rows := float64(r.Config.BatchStates * cat.Len())
-	flops := 2 * 4 * rows * float64(r.Policy.Spec.MACsPerRow())
+	flops := 2 * 3 * rows * float64(r.Policy.Spec.MACsPerRow())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
