@@ -347,7 +347,7 @@ func (s *Server) loadCheckpoint(name string) (rl.Agent, *simenv.Catalog, simenv.
 	}
 	if f.Metadata.Agent == "slateq" {
 		return nil, nil, simenv.Config{}, &httpError{http.StatusUnprocessableEntity, fmt.Sprintf(
-			"checkpoint %s holds a SlateQ agent of RecSim's scenario, which the dashboard does not show; evaluate it with simshop-train eval --model", name)}
+			"checkpoint %s contains a SlateQ agent of RecSim's scenario, which the dashboard cannot show; evaluate it with simshop-train eval --model", name)}
 	}
 	agent, cat, err := rl.LoadAgent(f, nil)
 	if err != nil {
@@ -529,7 +529,7 @@ func (s *Server) OpenShops() int {
 	return len(s.shops)
 }
 
-// handlePoints answers every metrics row kept so far, as a JSON array.
+// handlePoints writes every metrics row kept so far, as a JSON array.
 func (s *Server) handlePoints(w http.ResponseWriter, r *http.Request) {
 	rows, _ := s.metrics.Since(0)
 	if rows == nil {

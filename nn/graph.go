@@ -89,7 +89,7 @@ func NewForward[T Float](p *Params[T], rows int) (*Forward[T], error) {
 		return nil, err
 	}
 	if !prog.rowwise() {
-		return nil, fmt.Errorf("nn: a forward pass holds an op that mixes rows")
+		return nil, fmt.Errorf("nn: a forward pass contains an op that mixes rows")
 	}
 	return &Forward[T]{net: net, prog: prog, out: prog.values[net.out], rows: rows}, nil
 }

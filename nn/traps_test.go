@@ -111,9 +111,9 @@ func TestTrapSoftmaxWholeTensorMax(t *testing.T) {
 // finite differences, and checks that nn's own bias, added as ones ⊗ bias by matrix
 // multiplication, gets the same gradient.
 //
-// NOTE: on these shapes, and on column broadcasts, Sub and HadamardProd tried in the same
-// way, BroadcastAdd's gradient matched finite differences in v0.9.18, so this test does not
-// reproduce the reported unreliability; nn keeps the ones ⊗ bias form, whose gradient the
+// NOTE: BroadcastAdd's gradient matched finite differences in v0.9.18 on these shapes, and
+// so did column broadcasts, Sub and HadamardProd tried the same way. So this test does not
+// reproduce the reported unreliability. nn keeps the ones ⊗ bias form, whose gradient the
 // finite-difference checks of graph_test.go and gradcheck_test.go confirm.
 func TestTrapBroadcastGradient(t *testing.T) {
 	const rows = 3

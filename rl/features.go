@@ -41,7 +41,7 @@ type Encoding struct {
 	MaxSteps   int                      `msgpack:"max_steps"`
 	Mean       [numericFeatures]float64 `msgpack:"mean"` // of ln price, rating, ln(1+popularity), ln(rating/price), ln(1+release age)
 	SD         [numericFeatures]float64 `msgpack:"sd"`
-	// BrandFeatures adds the brand's exposure in the session, which tells a learner which
+	// BrandFeatures adds the brand's exposure in the session, which shows a learner which
 	// brands a shopper has already passed over. Checkpoints saved before it existed decode as
 	// false and keep their width.
 	BrandFeatures bool `msgpack:"brand_features,omitempty"`

@@ -44,8 +44,8 @@ func DefaultReinforceConfig() ReinforceConfig {
 		BatchStates:    256,
 		EntropyCoef:    0.01,
 		TopKCorrection: true,
-		// Chen et al. cap the ratio to bound the variance; with updates after every batch the
-		// acting policy is at most a few updates old, so the ratio stays near 1.
+		// Chen et al. cap the ratio to bound the variance. With an update after every batch,
+		// the acting policy is at most a few updates old, so the ratio stays near 1.
 		MaxWeight: 10,
 	}
 }

@@ -119,7 +119,7 @@ func (r *Reinforce) RestoreEnv(env *simenv.VecEnv) (bool, error) {
 		return false, nil
 	}
 	if len(r.resume.running) != env.NumSessions() {
-		return false, fmt.Errorf("the checkpoint holds %d sessions, but the env has %d", len(r.resume.running), env.NumSessions())
+		return false, fmt.Errorf("the checkpoint contains %d sessions, but the env has %d; restore into an env of %d sessions", len(r.resume.running), env.NumSessions(), len(r.resume.running))
 	}
 	if err := env.SetState(*r.resume.env); err != nil {
 		return false, err

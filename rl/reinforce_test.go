@@ -389,7 +389,7 @@ func TestReinforceResumeIsExact(t *testing.T) {
 		}
 	}
 
-	// Without SaveReplay the checkpoint stores no simulator state, and RestoreEnv says so.
+	// Without SaveReplay the checkpoint stores no simulator state, and RestoreEnv reports it.
 	f, err := straight.Checkpoint(RunInfo{Shop: shop, Seed: 13, Sessions: 8, Env: straight.trainEnv})
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func (a *SlateQ) Checkpoint(seed uint64, sessions int, metrics map[string]float6
 // ready to evaluate.
 func LoadSlateQ(f *checkpoints.File) (*SlateQ, error) {
 	if f.Metadata.Agent != "slateq" {
-		return nil, fmt.Errorf("rl: the checkpoint holds a %q agent, not slateq; evaluate it without --scenario %s and apart from SlateQ checkpoints",
+		return nil, fmt.Errorf("rl: the checkpoint contains a %q agent, not slateq; evaluate it without --scenario %s and apart from SlateQ checkpoints",
 			f.Metadata.Agent, ScenarioRecSimIEV)
 	}
 	var cfg SlateQConfig
