@@ -491,7 +491,7 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScra
 		choiceProbabilities(e.choice, sc.prob, sc.utility, noClick, e.theta)
 		click = sampleClick(sc.prob, uniform(s.pcg))
 	}
-	bought := false
+	bought, regretted := false, false
 	price := 0.0
 	if click >= 0 {
 		item := slate[click]
@@ -512,6 +512,12 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScra
 		e.ItemClicks[i*m+int(item)]++
 		if bought {
 			e.ItemPurchases[i*m+int(item)]++
+			// The draw is made only for a shopper that can regret, so that the streams of
+			// the other personas are the same as before regret existed.
+			if shopper.RegretWeight != 0 {
+				pLeave := sigmoid(shopper.RegretBias - shopper.RegretWeight*e.stats.ratingZ[item])
+				regretted = uniform(s.pcg) < pLeave
+			}
 		}
 	}
 	for _, item := range slate {
@@ -531,7 +537,7 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScra
 		}
 	}
 
-	// Account: reward, counters, and the end of the session by patience or length.
+	// Account: reward, counters, and the end of the session by regret, patience or length.
 	rew := reward(e.Config.Reward, click >= 0, bought, price)
 	s.step++
 	s.ret += rew
@@ -545,7 +551,7 @@ func (e *VecEnv) stepSession(i int, slate []int32, out *StepResult, sc *stepScra
 		s.purchases++
 	}
 	out.Reward[i], out.Click[i], out.Bought[i] = rew, click, bought
-	if s.ignoredRun < int32(shopper.Patience) && s.step < int32(e.Config.MaxSteps) {
+	if !regretted && s.ignoredRun < int32(shopper.Patience) && s.step < int32(e.Config.MaxSteps) {
 		return
 	}
 	out.Done[i] = true

@@ -13,10 +13,11 @@ type itemStats struct {
 	numCategories int
 	medianPrice   float64 // in the catalog's currency
 
-	priceZ []float64 // z-score of ln(price)
-	valueZ []float64 // z-score of ln(rating/price)
-	ageZ   []float64 // z-score of ln(1 + release age in days)
-	price  []float64 // in the catalog's currency
+	priceZ  []float64 // z-score of ln(price)
+	valueZ  []float64 // z-score of ln(rating/price)
+	ageZ    []float64 // z-score of ln(1 + release age in days)
+	ratingZ []float64 // z-score of the rating
+	price   []float64 // in the catalog's currency
 
 	// blue marks the items of the colour that cheap_blue's BlueWeight rewards: blue, unless
 	// drift has changed the favourite colour.
@@ -41,6 +42,7 @@ func newItemStats(c *Catalog) itemStats {
 		priceZ:        make([]float64, n),
 		valueZ:        make([]float64, n),
 		ageZ:          make([]float64, n),
+		ratingZ:       make([]float64, n),
 		blue:          make([]bool, n),
 		price:         make([]float64, n),
 		category:      c.CategoryOf,
@@ -50,16 +52,19 @@ func newItemStats(c *Catalog) itemStats {
 	logPrice := make([]float64, n)
 	logValue := make([]float64, n)
 	logAge := make([]float64, n)
+	rating := make([]float64, n)
 	for i, it := range c.Items {
 		logPrice[i] = math.Log(it.Price)
 		logValue[i] = math.Log(it.Rating / it.Price)
 		logAge[i] = math.Log1p(it.AgeDays)
+		rating[i] = it.Rating
 		st.blue[i] = it.Color == "blue"
 		st.price[i] = it.Price
 	}
 	st.logPriceScale = standardize(st.priceZ, logPrice)
 	st.logValueScale = standardize(st.valueZ, logValue)
 	standardize(st.ageZ, logAge)
+	standardize(st.ratingZ, rating)
 	st.medianPrice = medianOf(slices.Clone(st.price))
 	return st
 }

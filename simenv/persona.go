@@ -34,12 +34,14 @@ const (
 	CategoryFatigue = "category_fatigue"
 	BudgetBuyer     = "budget_buyer"
 	LearningShopper = "learning_shopper"
+	ImpulseBuyer    = "impulse_buyer"
 )
 
 // PersonaNames lists the built-in personas in a stable order.
 var PersonaNames = []string{
 	CheapBlue, ExposureBuyer, ValueSeeker,
 	BrandLover, RandomChooser, FreshnessSeeker, CategoryFatigue, BudgetBuyer, LearningShopper,
+	ImpulseBuyer,
 }
 
 // CheckPersona returns an error naming the valid personas when name is not one of them.
@@ -121,6 +123,13 @@ type Shopper struct {
 	BuyBias     float64
 	BuyUtility  float64
 	BuyExposure float64
+
+	// Regret: after a purchase of item i, the shopper leaves the shop with probability
+	// sigmoid(RegretBias − RegretWeight·rating_z), where rating_z is the z-score of the
+	// item's rating over the catalog. A RegretWeight of 0 means that no purchase makes the
+	// shopper leave.
+	RegretBias   float64
+	RegretWeight float64
 
 	// Patience is the number of ignored slates in a row after which the shopper leaves.
 	Patience int
@@ -285,6 +294,22 @@ func drawShopperInto(s *Shopper, persona string, st *itemStats, rng *rand.Rand) 
 		s.PriorClicks = 2
 		s.BuyBias = jitter(rng, -1.5, jitterSigma)
 		s.BuyUtility = 0.8
+		s.Patience = 3 + rng.IntN(2)
+	case ImpulseBuyer:
+		// Clicks and buys cheap items on impulse, and judges a purchase afterwards: a poorly
+		// rated item disappoints it, and a disappointed shopper leaves the shop. An item one
+		// standard deviation below the catalog's mean ln price has utility -1.4, and one two
+		// below has 0.2. After buying an item rated one standard deviation below the mean,
+		// the shopper leaves with probability 0.82; at the mean rating, 0.27; one standard
+		// deviation above, 0.03. Cheap items tend to be rated lower, so the slate of highest
+		// immediate reward ends sessions early, and a recommender that plans ahead gives up a
+		// little of the price appeal for ratings that keep the shopper in the shop.
+		s.Bias = -3.0
+		s.PriceWeight = jitter(rng, 1.6, jitterSigma)
+		s.BuyBias = jitter(rng, -0.5, jitterSigma)
+		s.BuyUtility = 0.8
+		s.RegretBias = -1.0
+		s.RegretWeight = jitter(rng, 2.5, jitterSigma)
 		s.Patience = 3 + rng.IntN(2)
 	default:
 		return CheckPersona(persona)

@@ -487,6 +487,9 @@ func TestDrawnShoppersMatchDefaults(t *testing.T) {
 		{LearningShopper, "FavoriteTaste", func(s *Shopper) float64 { return s.FavoriteTaste }, 1.5},
 		{LearningShopper, "OtherTaste", func(s *Shopper) float64 { return -s.OtherTaste }, 1.0},
 		{LearningShopper, "BuyBias", func(s *Shopper) float64 { return -s.BuyBias }, 1.5},
+		{ImpulseBuyer, "PriceWeight", func(s *Shopper) float64 { return s.PriceWeight }, 1.6},
+		{ImpulseBuyer, "RegretWeight", func(s *Shopper) float64 { return s.RegretWeight }, 2.5},
+		{ImpulseBuyer, "BuyBias", func(s *Shopper) float64 { return -s.BuyBias }, 0.5},
 	}
 	const n = 2000
 	for _, tc := range cases {
