@@ -19,7 +19,7 @@ func agentFlags() []cli.Flag {
 		&cli.StringFlag{Name: "lr-schedule", Usage: "learning-rate schedule by shopper-step: " + strings.Join(rl.ScheduleNames, ", "), Value: rl.ScheduleConstant},
 		&cli.Float64Flag{Name: "lr-final", Usage: "learning rate at the end of a linear or cosine schedule, which requires it"},
 		&cli.Int64Flag{Name: "lr-steps", Usage: "shopper-steps over which a linear or cosine schedule decays; defaults to --steps"},
-		&cli.Float64Flag{Name: "tau", Usage: "DQN: Polyak rate of the target network after every update, such as 0.005; 0 copies it every --target-update updates"},
+		&cli.Float64Flag{Name: "tau", Usage: "DQN: Polyak rate of the target network after every update; 0, or --target-update alone, copies it every --target-update updates instead", Value: rl.DefaultDQNConfig().Tau},
 		&cli.IntFlag{Name: "batch-states", Usage: "REINFORCE: states (slates shown) per update", Value: def.BatchStates},
 		&cli.Float64Flag{Name: "entropy-coef", Usage: "REINFORCE: weight of the policy's entropy bonus", Value: def.EntropyCoef},
 		&cli.BoolFlag{Name: "top-k-correction", Usage: "REINFORCE: weight each item's gradient by K(1-π)^(K-1)", Value: def.TopKCorrection},
@@ -34,8 +34,12 @@ var agentHyperparameterFlags = []string{"lr-schedule", "lr-final", "lr-steps", "
 // scheduleFlags sets the learning-rate schedule and Polyak rate of a DQN from the flags.
 func scheduleFlags(c *cli.Context, cfg *rl.DQNConfig) error {
 	cfg.Tau = c.Float64("tau")
-	if cfg.Tau != 0 && c.IsSet("target-update") {
-		return fmt.Errorf("--target-update applies only with --tau 0, because with --tau %g the target network follows every update; leave one of them out", cfg.Tau)
+	if c.IsSet("target-update") {
+		if c.IsSet("tau") && cfg.Tau != 0 {
+			return fmt.Errorf("--target-update applies only with --tau 0, because with --tau %g the target network follows every update; leave one of them out", cfg.Tau)
+		}
+		// A copy period alone selects periodic copies in place of the default averaging.
+		cfg.Tau = 0
 	}
 	var err error
 	if cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps, err = learningRateSchedule(c); err != nil {
