@@ -35,7 +35,9 @@ const posteriorRounds = 8
 //
 // The likelihood is that of the multinomial logit, the default choice model, and a returning
 // shopper starts again from the prior. On other personas the model is wrong, and the
-// recommender is then only a rule among others.
+// recommender is then only a rule among others. A slate costs O(rounds · classes · pairs · K)
+// operations, where classes counts the catalog's (brand, colour) pairs that have items and
+// pairs is brands × colours: cheap on the generated catalog, slow on one with hundreds of brands.
 type Posterior struct {
 	catalog *simenv.Catalog
 	k       int
