@@ -32,6 +32,11 @@ type OnlineLearner interface {
 // ones and the LinUCB contextual bandit.
 var BaselineNames = []string{"random", "popularity", "filtered", "linucb"}
 
+// ReferenceNames lists the recommenders that NewBaseline also builds but that compare runs
+// only on request, because they are written for one persona: the Bayesian brand_lover
+// reference.
+var ReferenceNames = []string{"posterior"}
+
 // NewBaseline returns the baseline of the given name for catalog cat and the shop's slate
 // size and session length, or an error naming the valid ones.
 func NewBaseline(name string, cat *simenv.Catalog, shop simenv.Config, sessions int) (Recommender, error) {
@@ -45,8 +50,11 @@ func NewBaseline(name string, cat *simenv.Catalog, shop simenv.Config, sessions 
 		return NewFiltered(cat, shop.SlateSize, sessions), nil
 	case "linucb":
 		return NewLinUCB(cat, shop.SlateSize, shop.MaxSteps), nil
+	case "posterior":
+		return NewPosterior(cat, shop.SlateSize, shop.Reward), nil
 	}
-	return nil, fmt.Errorf("rl: unknown baseline %q; valid baselines: %s", name, strings.Join(BaselineNames, ", "))
+	valid := append(append([]string(nil), BaselineNames...), ReferenceNames...)
+	return nil, fmt.Errorf("rl: unknown baseline %q; valid baselines: %s", name, strings.Join(valid, ", "))
 }
 
 // splitmix64 is one step of the SplitMix64 generator (Steele, Lea and Flood, OOPSLA 2014),

@@ -528,7 +528,7 @@ func TestRecommendersSkipUnavailableItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Greedy = true
-	recs := []Recommender{d, NewLinUCB(cat, 3, 30), NewOracle(cat, 3)}
+	recs := []Recommender{d, NewLinUCB(cat, 3, 30), NewOracle(cat, 3), NewPosterior(cat, 3, "")}
 	slates := make([]int32, 12)
 	for _, rec := range recs {
 		// Make the recommender's first choices unavailable, then ask again.

@@ -57,3 +57,9 @@ func reward(scheme string, clicked, bought bool, price float64) float64 {
 	}
 	return 0
 }
+
+// ExpectedClickReward returns the mean reward under scheme of a click on an item of the
+// given price that ends in a purchase with probability pBuy.
+func ExpectedClickReward(scheme string, pBuy, price float64) float64 {
+	return expectedReward(scheme, pBuy, price)
+}

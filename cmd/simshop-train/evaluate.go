@@ -55,6 +55,7 @@ func evalCommand() *cli.Command {
 func compareCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "model", Usage: "checkpoint `FILE` to compare with the baselines; repeat for several"},
+		&cli.StringSliceFlag{Name: "reference", Usage: "also evaluate the reference recommender `NAME`, written for one persona; repeat for several (posterior: Bayesian over brand_lover's favourites)"},
 		&cli.BoolFlag{Name: "each-persona", Usage: "evaluate each persona of a mixed population separately, such as the personas a model trained on a mix must tell apart"},
 	}
 	flags = append(flags, evalFlags()...)
@@ -220,7 +221,14 @@ func runCompare(c *cli.Context) error {
 		}
 	}
 	var results []rl.Result
-	bar := newProgress("compare", "evaluations", 0, int64(len(personas)*(len(rl.BaselineNames)+1+len(models))))
+	baselines := rl.BaselineNames
+	for _, name := range c.StringSlice("reference") {
+		if !slices.Contains(rl.ReferenceNames, name) {
+			return fmt.Errorf("--reference %q is unknown; valid references: %s", name, strings.Join(rl.ReferenceNames, ", "))
+		}
+		baselines = append(slices.Clone(baselines), name)
+	}
+	bar := newProgress("compare", "evaluations", 0, int64(len(personas)*(len(baselines)+1+len(models))))
 	defer bar.finish()
 	for _, persona := range personas {
 		shop := evalShop(c, persona, simenv.Config{})
@@ -228,7 +236,7 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 		var recs []rl.Recommender
-		for _, name := range rl.BaselineNames {
+		for _, name := range baselines {
 			b, err := rl.NewBaseline(name, cat, shop, c.Int("envs"))
 			if err != nil {
 				return err

@@ -495,6 +495,20 @@ func TestCompareBaselines(t *testing.T) {
 	}
 }
 
+func TestCompareReference(t *testing.T) {
+	r := mustExecute(t, "compare", "--persona", "brand_lover", "--reference", "posterior", "--items", "20", "--episodes", "20", "--json")
+	want := []string{"random/brand_lover", "popularity/brand_lover", "filtered/brand_lover", "linucb/brand_lover",
+		"posterior/brand_lover", "oracle/brand_lover"}
+	if got := rowNames(decodeResults(t, r.stdout)); !slices.Equal(got, want) {
+		t.Errorf("rows = %v; want %v", got, want)
+	}
+
+	bad := execute(t, "compare", "--persona", "brand_lover", "--reference", "bayes", "--items", "20", "--episodes", "20")
+	if bad.code == 0 || !strings.Contains(bad.stderr, `--reference "bayes" is unknown; valid references: posterior`) {
+		t.Errorf("unknown reference: exit code %d, stderr:\n%s", bad.code, bad.stderr)
+	}
+}
+
 // TestCompareFewerEpisodesThanEnvs runs compare with --episodes below the default --envs
 // of 32, so evaluation steps fewer sessions than the baselines were built for.
 func TestCompareFewerEpisodesThanEnvs(t *testing.T) {
