@@ -7,7 +7,7 @@ RUNS      ?= runs
 STEPS     ?= 60000
 SEED      ?= 1
 EPISODES  ?= 1000
-PERSONAS  := cheap_blue exposure_buyer value_seeker
+PERSONAS  := cheap_blue exposure_buyer value_seeker impulse_buyer
 FUZZTIME  ?= 60s
 # The real catalog, from the shared data beside the repository.
 WISH      ?= $(firstword $(wildcard ../shared/data/catalogs/wish_summer_clothes.csv ../../shared/data/catalogs/wish_summer_clothes.csv))
@@ -15,7 +15,7 @@ BUDGET    ?= default
 STUDIES   := recommenders-by-persona behaviour-over-training robustness
 RESULTS_STEPS    ?= 60000
 RESULTS_EPISODES ?= 1000
-RESULTS_PERSONAS ?= $(PERSONAS)
+RESULTS_PERSONAS ?= cheap_blue value_seeker brand_lover exposure_buyer impulse_buyer
 RESULTS_BEGIN    := <!-- BEGIN make results -->
 RESULTS_END      := <!-- END make results -->
 
