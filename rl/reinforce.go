@@ -17,7 +17,7 @@ package rl
 //	                                 shopper clicked a and 0 otherwise, and G_{t+1} is the
 //	                                 discounted reward of the slates after s_t
 //	A_t(a) = G_t(a) − b(s_t)         advantage over a learned baseline b
-//	ρ      = min(π(a|s_t)/β(a|s_t), c)   importance ratio to the acting policy β, capped at c
+//	ρ      = min(π(a|s_t)/β(a|s_t), c)   importance ratio to the behaviour policy β, capped at c
 //	λ_K    = K·(1 − π(a|s_t))^(K−1)  top-K correction: the derivative of the chance
 //	                                 1 − (1 − π)^K that a appears among K draws, over that of π
 //
@@ -29,12 +29,20 @@ package rl
 // The baseline is an MLP on the session features, trained by squared loss toward the mean
 // of G_t(a) over the slate.
 //
+// β is the policy that chose the slate. In Train it is this agent's own policy when it
+// acted: updates use whole sessions, so a state may be some updates old when it is learned
+// from, and ρ corrects that. In TrainFromLog it is the logging policy of a slate log, whose
+// propensities the log records (see LoggingPolicy), and the agent never acts.
+//
 // Departures from the papers:
 //   - Every item of a slate is a logged action with its own reward, so shown items that were
 //     not clicked are pushed down. Chen et al. train on the one item a user interacted with.
-//   - β is this agent's own policy when it acted, recorded with the slate, where Chen et al.
-//     estimate the behaviour policy of logged data with a second head. Updates use whole
-//     sessions, so a state may be some updates old when it is learned from; ρ corrects that.
+//   - β is recorded with each slate, by the agent or in the log. Chen et al. estimate the
+//     behaviour policy of logged data with a second head; logs without propensities are
+//     not supported.
+//   - β(a|s) is the probability of drawing a first, as Chen et al. write the policy, not
+//     the probability that a appears anywhere in a slate drawn without replacement.
+//   - NoImportanceRatio sets ρ = 1 and TopKCorrection false sets λ_K = 1, for ablations.
 
 import (
 	"fmt"
@@ -78,6 +86,7 @@ type Reinforce struct {
 	baseline *nn.Trainer[float32]         // the baseline on BatchStates rows
 
 	trainEnv *simenv.VecEnv
+	cursor   *logCursor       // position in the slate log of TrainFromLog
 	resume   *reinforceResume // simulator state and rollouts loaded from a checkpoint, for RestoreEnv
 	current  []*stateRecord   // per session, the state whose outcome Observe records
 	running  [][]*stateRecord // per session, the states of the running session
@@ -258,10 +267,17 @@ func (r *Reinforce) Observe(out *simenv.StepResult) {
 	r.EnvSteps += int64(len(r.current))
 }
 
-// finishSession computes G_t(a) = r_t(a) + γ·G_{t+1} backward over session i's states and
-// moves them to the ready queue.
+// finishSession computes the returns-to-go of session i's states and moves them to the
+// ready queue.
 func (r *Reinforce) finishSession(i int) {
 	states := r.running[i]
+	r.computeReturns(states)
+	r.ready = append(r.ready, states...)
+	r.running[i] = states[:0]
+}
+
+// computeReturns sets G_t(a) = r_t(a) + γ·G_{t+1} backward over the states of one session.
+func (r *Reinforce) computeReturns(states []*stateRecord) {
 	later := 0.0 // G_{t+1}
 	for t := len(states) - 1; t >= 0; t-- {
 		rec := states[t]
@@ -272,8 +288,6 @@ func (r *Reinforce) finishSession(i int) {
 		}
 		later = step + r.Config.Gamma*later
 	}
-	r.ready = append(r.ready, states...)
-	r.running[i] = states[:0]
 }
 
 // Update takes one step on the oldest BatchStates ready states, if there are that many, and
@@ -331,7 +345,10 @@ func (r *Reinforce) Update() (bool, error) {
 				continue
 			}
 			pi := math.Exp(r.logProbs[item])
-			ratio := math.Min(pi/rec.behaviour[a], cfg.MaxWeight)
+			ratio := 1.0
+			if !cfg.NoImportanceRatio {
+				ratio = math.Min(pi/rec.behaviour[a], cfg.MaxWeight)
+			}
 			lambda := 1.0
 			if cfg.TopKCorrection {
 				lambda = float64(r.k) * math.Pow(1-pi, float64(r.k-1))
