@@ -345,15 +345,7 @@ func (r *Reinforce) Update() (bool, error) {
 				continue
 			}
 			pi := math.Exp(r.logProbs[item])
-			ratio := 1.0
-			if !cfg.NoImportanceRatio {
-				ratio = math.Min(pi/rec.behaviour[a], cfg.MaxWeight)
-			}
-			lambda := 1.0
-			if cfg.TopKCorrection {
-				lambda = float64(r.k) * math.Pow(1-pi, float64(r.k-1))
-			}
-			r.weights[a] = ratio * lambda * (rec.ret[a] - float64(values[b]))
+			r.weights[a] = cfg.offPolicyWeight(pi, rec.behaviour[a], rec.ret[a]-float64(values[b]), r.k)
 		}
 		loss += policyLoss(r.logProbs, rec.slate, r.weights, cfg.EntropyCoef, r.grad)
 		for j, g := range r.grad {
@@ -371,6 +363,24 @@ func (r *Reinforce) Update() (bool, error) {
 	r.free = append(r.free, batch...)
 	r.ready = append(r.ready[:0], r.ready[n:]...)
 	return true, nil
+}
+
+// offPolicyWeight returns ρ·λ_K·A, the weight of log π(a|s) in the loss, for an item of
+// probability pi under the policy and beta under the behaviour policy, advantage A and
+// slates of k items:
+//
+//	ρ = min(pi/beta, MaxWeight), or 1 with NoImportanceRatio
+//	λ_K = k·(1 − pi)^(k−1), or 1 without TopKCorrection
+func (c ReinforceConfig) offPolicyWeight(pi, beta, advantage float64, k int) float64 {
+	ratio := 1.0
+	if !c.NoImportanceRatio {
+		ratio = math.Min(pi/beta, c.MaxWeight)
+	}
+	lambda := 1.0
+	if c.TopKCorrection {
+		lambda = float64(k) * math.Pow(1-pi, float64(k-1))
+	}
+	return ratio * lambda * advantage
 }
 
 // policyLoss returns the loss of one state,
