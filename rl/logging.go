@@ -165,8 +165,8 @@ func LogEpisodeSeed(seed uint64, e int) (uint64, uint64) {
 func RecordLog(policy *LoggingPolicy, cat *simenv.Catalog, shop simenv.Config, opt LogOptions) (*SlateLog, error) {
 	shop = shop.WithDefaults()
 	if shop.Drift != "" || shop.ReturnProb != 0 {
-		// NOTE: a log would need the availability of items at every step and the identity
-		// of returning shoppers to rebuild what the shop observed; neither is recorded yet.
+		// NOTE: logs do not record the availability of items at each step or which shopper
+		// returns, so the features of such shops cannot be rebuilt from them.
 		return nil, fmt.Errorf("rl: logs support neither drift nor returning shoppers; leave --drift and --return-prob out")
 	}
 	if opt.Sessions < 1 {
@@ -257,9 +257,9 @@ func RecordLog(policy *LoggingPolicy, cat *simenv.Catalog, shop simenv.Config, o
 }
 
 // SessionReplay rebuilds the observable history of one logged session, slate by slate, as
-// a VecEnv counts it: every slate item is exposed (logs hold no unavailable items), a click
-// counts for the clicked item and ends a run of ignored slates, and a purchase counts for
-// the clicked item.
+// a VecEnv counts it. Every slate item counts as exposed, because logs contain no
+// unavailable items. A click counts for the clicked item and ends a run of ignored slates,
+// and a purchase counts for the clicked item.
 type SessionReplay struct {
 	view SessionView
 }

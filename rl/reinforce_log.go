@@ -24,8 +24,8 @@ type logCursor struct {
 // ρ = min(π/β, MaxWeight) and λ_K as in on-policy training. log must have been validated
 // against the agent's catalog, and must come from a shop of the agent's slate size.
 //
-// NOTE: the position in the log is not saved in checkpoints, so a run resumed from one
-// does not continue the same pass; the command line rejects --resume with --from-log.
+// NOTE: checkpoints do not store the position in the log, so a resumed run would not
+// continue the same pass. The command line therefore rejects --resume with --from-log.
 func (r *Reinforce) TrainFromLog(ctx context.Context, log *SlateLog, opt TrainOptions) error {
 	if log.Shop.SlateSize != r.k {
 		return fmt.Errorf("rl: the log's slates have %d items, but the agent was built for %d", log.Shop.SlateSize, r.k)

@@ -140,6 +140,7 @@ func (l *SlateLog) Validate(cat *simenv.Catalog) error {
 	if len(l.Lengths) == 0 {
 		return fmt.Errorf("rl: the log contains no sessions")
 	}
+
 	k, m := shop.SlateSize, int32(cat.Len())
 	steps := 0
 	for s, n := range l.Lengths {
@@ -150,7 +151,7 @@ func (l *SlateLog) Validate(cat *simenv.Catalog) error {
 	}
 	if len(l.Clicks) != steps || len(l.Purchases) != steps || len(l.Rewards) != steps ||
 		len(l.Slates) != steps*k || len(l.Propensities) != steps*k {
-		return fmt.Errorf("rl: the log's sessions have %d slates in total, but it holds %d clicks, %d purchases, %d rewards, "+
+		return fmt.Errorf("rl: the log is corrupted: its sessions have %d slates in total, but it contains %d clicks, %d purchases, %d rewards, "+
 			"%d slate items and %d propensities (want %d of the last two, for slates of %d)",
 			steps, len(l.Clicks), len(l.Purchases), len(l.Rewards), len(l.Slates), len(l.Propensities), steps*k, k)
 	}
@@ -158,25 +159,35 @@ func (l *SlateLog) Validate(cat *simenv.Catalog) error {
 	t := 0
 	for s, n := range l.Lengths {
 		l.starts[s] = t
-		for ; t < l.starts[s]+int(n); t++ {
-			if err := slateError(l.Slates[t*k:(t+1)*k], m); err != nil {
-				return fmt.Errorf("rl: logged session %d, slate %d: %w", s, t-l.starts[s], err)
-			}
-			for a, p := range l.Propensities[t*k : (t+1)*k] {
-				if !(p > 0 && p <= 1) {
-					return fmt.Errorf("rl: logged session %d, slate %d, position %d: propensity %v is invalid; it must be in (0, 1]", s, t-l.starts[s], a, p)
-				}
-			}
-			if c := l.Clicks[t]; c < -1 || c >= int32(k) {
-				return fmt.Errorf("rl: logged session %d, slate %d: click position %d is invalid; use -1 for no click or 0 to %d", s, t-l.starts[s], c, k-1)
-			}
-			if l.Purchases[t] && l.Clicks[t] < 0 {
-				return fmt.Errorf("rl: logged session %d, slate %d records a purchase without a click", s, t-l.starts[s])
-			}
-			if r := l.Rewards[t]; math.IsNaN(r) || math.IsInf(r, 0) {
-				return fmt.Errorf("rl: logged session %d, slate %d: reward %v is not a finite number", s, t-l.starts[s], r)
+		for step := range int(n) {
+			if err := l.checkSlate(t+step, k, m); err != nil {
+				return fmt.Errorf("rl: logged session %d, slate %d: %w", s, step, err)
 			}
 		}
+		t += int(n)
+	}
+	return nil
+}
+
+// checkSlate returns an error if slate t, of k items from a catalog of m items, shows an
+// item twice or outside the catalog, or has an invalid propensity, click or reward.
+func (l *SlateLog) checkSlate(t, k int, m int32) error {
+	if err := slateError(l.Slates[t*k:(t+1)*k], m); err != nil {
+		return err
+	}
+	for a, p := range l.Propensities[t*k : (t+1)*k] {
+		if !(p > 0 && p <= 1) {
+			return fmt.Errorf("position %d: propensity %v is invalid; it must be in (0, 1]", a, p)
+		}
+	}
+	if c := l.Clicks[t]; c < -1 || c >= int32(k) {
+		return fmt.Errorf("click position %d is invalid; use -1 for no click or 0 to %d", c, k-1)
+	}
+	if l.Purchases[t] && l.Clicks[t] < 0 {
+		return fmt.Errorf("a purchase without a click is invalid")
+	}
+	if r := l.Rewards[t]; math.IsNaN(r) || math.IsInf(r, 0) {
+		return fmt.Errorf("reward %v is invalid; it must be a finite number", r)
 	}
 	return nil
 }

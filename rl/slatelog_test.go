@@ -84,9 +84,9 @@ func TestSlateLogIndependentOfParallel(t *testing.T) {
 	}
 }
 
-// TestReplayFeaturesMatchLiveEnv plays every logged session again in a live VecEnv from its
-// seed and its logged slates, and checks that the features rebuilt from the logged events
-// equal, bit for bit, those the encoder reads from the live env before each slate.
+// TestReplayFeaturesMatchLiveEnv plays every logged session again in a live VecEnv, from
+// its seed and its logged slates. Before each slate, the features rebuilt from the logged
+// events must equal, bit for bit, those that the encoder reads from the live env.
 func TestReplayFeaturesMatchLiveEnv(t *testing.T) {
 	cat := generated(t, 40)
 	l := recordTestLog(t, cat, 25, 9)
@@ -102,6 +102,7 @@ func TestReplayFeaturesMatchLiveEnv(t *testing.T) {
 	env.AutoReset = false
 	out := simenv.NewStepResult(1)
 	replay := NewSessionReplay(m)
+
 	clicks := 0
 	for e := range l.NumSessions() {
 		s := l.Session(e)
@@ -118,6 +119,7 @@ func TestReplayFeaturesMatchLiveEnv(t *testing.T) {
 					t.Fatalf("session %d, slate %d, item %d, feature %d: live %v, rebuilt %v", e, step, j/w, j%w, live[j], rebuilt[j])
 				}
 			}
+
 			slate := s.Slates[step*k : (step+1)*k]
 			if err := env.Step(slate, out); err != nil {
 				t.Fatal(err)
@@ -353,7 +355,7 @@ func TestReadSlateLogRejectsBadInput(t *testing.T) {
 				}
 			}
 			t.Fatal("the log has no slate without a click")
-		}), "purchase without a click"},
+		}), "purchase without a click is invalid"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
