@@ -378,3 +378,41 @@ func TestReadSlateLogRejectsBadInput(t *testing.T) {
 		}
 	})
 }
+
+// FuzzDecodeSlateLog checks that no input makes decoding or validating a slate log panic.
+// The seed corpus is a valid log and its truncations; `go test -fuzz FuzzDecodeSlateLog`
+// mutates them further.
+func FuzzDecodeSlateLog(f *testing.F) {
+	cat, err := simenv.Generate(30, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	shop := simenv.Config{Persona: simenv.CheapBlue}.WithDefaults()
+	policy, err := NewLoggingPolicy(LoggingPolicyInfo{Base: "popularity", Temperature: 1, Epsilon: 0.1}, nil, cat, shop.SlateSize)
+	if err != nil {
+		f.Fatal(err)
+	}
+	l, err := RecordLog(policy, cat, shop, LogOptions{Sessions: 3, Seed: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	data, err := msgpack.Marshal(l)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, n := range []int{len(data), len(data) / 2, 40, 1} {
+		f.Add(data[:n])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decoded, err := DecodeSlateLog(data)
+		if err != nil {
+			return
+		}
+		if err := decoded.Validate(cat); err != nil {
+			return
+		}
+		for s := range decoded.NumSessions() {
+			decoded.Session(s)
+		}
+	})
+}
