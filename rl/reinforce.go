@@ -38,10 +38,11 @@ package rl
 //   - Every item of a slate is a logged action with its own reward, so shown items that were
 //     not clicked are pushed down. Chen et al. train on the one item a user interacted with.
 //   - β is recorded with each slate, by the agent or in the log. Chen et al. estimate the
-//     behaviour policy of logged data with a second head; logs without propensities are
-//     not supported.
-//   - β(a|s) is the probability of drawing a first, as Chen et al. write the policy, not
-//     the probability that a appears anywhere in a slate drawn without replacement.
+//     behaviour policy of logged data with a second head. Logs without propensities are
+//     not supported here.
+//   - β(a|s) is the probability of drawing a first, the same per-item probability as π(a|s)
+//     in ρ and λ_K. It is not the higher probability that a appears anywhere in a slate
+//     drawn without replacement.
 //   - NoImportanceRatio sets ρ = 1 and TopKCorrection false sets λ_K = 1, for ablations.
 
 import (
