@@ -23,7 +23,7 @@ func logCommand() *cli.Command {
 		&cli.Float64Flag{Name: "temperature", Usage: "temperature τ of the softmax over the policy's scores; popularity scores are −rank", Value: 1},
 		&cli.Float64Flag{Name: "epsilon", Usage: "share ε, from 0 to 1, of a uniform choice mixed into each item's probability", Value: 0.1},
 		&cli.IntFlag{Name: "sessions", Usage: "complete sessions to log", Value: 2000},
-		&cli.Uint64Flag{Name: "seed", Usage: "seed of the logged shoppers and of the policy's draws; apart from training and evaluation shoppers of the same seed", Value: 1},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed of the logged shoppers and of the policy's draws; the shoppers differ from those of training and evaluation with the same seed", Value: 1},
 		&cli.StringFlag{Name: "out", Usage: "slate log `FILE` to write, required"},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions of the logging policy after logging, with the seeds of compare --seed 1; 0 skips it", Value: 500},
 	}
@@ -127,7 +127,7 @@ func runLog(c *cli.Context) error {
 	return nil
 }
 
-// scorerOf returns the scores of a trained agent, for a logging policy.
+// scorerOf returns the item scorer of a trained agent, for a logging policy.
 func scorerOf(agent rl.Agent) (rl.Scorer, error) {
 	s, ok := agent.(rl.Scorer)
 	if !ok {
