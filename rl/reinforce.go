@@ -86,13 +86,14 @@ type Reinforce struct {
 	backprop *nn.Backprop[float32]        // the policy and its gradient on BatchStates × items rows
 	baseline *nn.Trainer[float32]         // the baseline on BatchStates rows
 
-	trainEnv *simenv.VecEnv
-	cursor   *logCursor       // position in the slate log of TrainFromLog
-	resume   *reinforceResume // simulator state and rollouts loaded from a checkpoint, for RestoreEnv
-	current  []*stateRecord   // per session, the state whose outcome Observe records
-	running  [][]*stateRecord // per session, the states of the running session
-	ready    []*stateRecord   // states of finished sessions, oldest first
-	free     []*stateRecord
+	trainEnv  *simenv.VecEnv
+	cursor    *logCursor       // position in the slate log of TrainFromLog
+	behaviour *behaviourModel  // estimate of β, for a slate log without propensities
+	resume    *reinforceResume // simulator state and rollouts loaded from a checkpoint, for RestoreEnv
+	current   []*stateRecord   // per session, the state whose outcome Observe records
+	running   [][]*stateRecord // per session, the states of the running session
+	ready     []*stateRecord   // states of finished sessions, oldest first
+	free      []*stateRecord
 
 	top      []int32
 	logits   []float64 // scratch of one state: scores, log-probabilities, loss gradient
@@ -326,6 +327,11 @@ func (r *Reinforce) Update() (bool, error) {
 	}
 	values := append(r.values[:0], r.baseline.Output()...)
 	r.BaselineAdam.Update(r.Baseline, r.baseline.Grads)
+
+	// A log without propensities: β is the behaviour model's estimate.
+	if r.behaviour != nil {
+		r.estimateBehaviour(batch)
+	}
 
 	// Policy gradient: per state, the weights ρ·λ_K·A of the slate's items, then dL/dz.
 	upstream := r.backprop.Upstream()

@@ -3,6 +3,8 @@ package rl
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/rand/v2"
 )
 
 // logCursor is the position of a run that learns from a slate log.
@@ -21,7 +23,9 @@ type logCursor struct {
 // For each logged slate it rebuilds the features that the agent would have seen live
 // from the slates, clicks and purchases logged before it (see SessionReplay), and records
 // the state with the logged propensities as β. Update then weights each item's gradient by
-// ρ = min(π/β, MaxWeight) and λ_K as in on-policy training. log must have been validated
+// ρ = min(π/β, MaxWeight) and λ_K as in on-policy training. For a log without
+// propensities, β is estimated by a behaviour model fitted to the logged slates (see
+// behaviourModel). log must have been validated
 // against the agent's catalog, and must come from a shop of the agent's slate size.
 //
 // NOTE: checkpoints do not store the position in the log, so a resumed run would not
@@ -35,6 +39,12 @@ func (r *Reinforce) TrainFromLog(ctx context.Context, log *SlateLog, opt TrainOp
 	}
 	if r.cursor == nil || r.cursor.log != log {
 		r.cursor = &logCursor{log: log, replay: NewSessionReplay(r.catalog.Len())}
+	}
+	if !log.HasPropensities() && r.behaviour == nil {
+		var err error
+		if r.behaviour, err = r.newBehaviourModel(rand.New(rand.NewPCG(r.rng.Uint64(), 3))); err != nil {
+			return err
+		}
 	}
 	c := r.cursor
 	r.Greedy = false
@@ -83,7 +93,13 @@ func (r *Reinforce) learnSession(replay *SessionReplay, s LoggedSession) {
 		}
 		slate := s.Slates[t*k : (t+1)*k]
 		copy(rec.slate, slate)
-		copy(rec.behaviour, s.Propensities[t*k:(t+1)*k])
+		if s.Propensities != nil {
+			copy(rec.behaviour, s.Propensities[t*k:(t+1)*k])
+		} else {
+			for a := range rec.behaviour {
+				rec.behaviour[a] = math.NaN() // estimated in Update
+			}
+		}
 		clear(rec.reward)
 		if c := s.Clicks[t]; c >= 0 {
 			rec.reward[c] = s.Rewards[t]

@@ -51,7 +51,7 @@ type SlateLog struct {
 	// session after session.
 	Lengths      []int32   `msgpack:"lengths"`
 	Slates       []int32   `msgpack:"slates"`       // item index of each slate position
-	Propensities []float64 `msgpack:"propensities"` // β(a|s) of each slate position; see LoggingPolicy
+	Propensities []float64 `msgpack:"propensities"` // β(a|s) of each slate position, or empty when unknown; see LoggingPolicy
 	Clicks       []int32   `msgpack:"clicks"`       // slate position clicked, or -1
 	Purchases    []bool    `msgpack:"purchases"`    // whether the clicked item was bought
 	Rewards      []float64 `msgpack:"rewards"`      // reward of the slate
@@ -79,10 +79,13 @@ func (l *SlateLog) NumSessions() int { return len(l.Lengths) }
 // NumSteps returns the number of slates in the log.
 func (l *SlateLog) NumSteps() int { return len(l.Clicks) }
 
+// HasPropensities reports whether the log records the logging policy's propensities.
+func (l *SlateLog) HasPropensities() bool { return len(l.Propensities) > 0 }
+
 // LoggedSession is one session of a log, as slices into the log's arrays.
 type LoggedSession struct {
-	Slates       []int32 // steps × K
-	Propensities []float64
+	Slates       []int32   // steps × K
+	Propensities []float64 // steps × K, or nil when the log has none
 	Clicks       []int32
 	Purchases    []bool
 	Rewards      []float64
@@ -92,13 +95,16 @@ type LoggedSession struct {
 func (l *SlateLog) Session(s int) LoggedSession {
 	k := l.Shop.SlateSize
 	from, to := l.starts[s], l.starts[s]+int(l.Lengths[s])
-	return LoggedSession{
-		Slates:       l.Slates[from*k : to*k],
-		Propensities: l.Propensities[from*k : to*k],
-		Clicks:       l.Clicks[from:to],
-		Purchases:    l.Purchases[from:to],
-		Rewards:      l.Rewards[from:to],
+	session := LoggedSession{
+		Slates:    l.Slates[from*k : to*k],
+		Clicks:    l.Clicks[from:to],
+		Purchases: l.Purchases[from:to],
+		Rewards:   l.Rewards[from:to],
 	}
+	if l.HasPropensities() {
+		session.Propensities = l.Propensities[from*k : to*k]
+	}
+	return session
 }
 
 // append adds one session to the log.
@@ -150,9 +156,9 @@ func (l *SlateLog) Validate(cat *simenv.Catalog) error {
 		steps += int(n)
 	}
 	if len(l.Clicks) != steps || len(l.Purchases) != steps || len(l.Rewards) != steps ||
-		len(l.Slates) != steps*k || len(l.Propensities) != steps*k {
+		len(l.Slates) != steps*k || (l.HasPropensities() && len(l.Propensities) != steps*k) {
 		return fmt.Errorf("rl: the log is corrupted: its sessions have %d slates in total, but it contains %d clicks, %d purchases, %d rewards, "+
-			"%d slate items and %d propensities (want %d of the last two, for slates of %d)",
+			"%d slate items and %d propensities (want %d slate items, and as many propensities or none, for slates of %d)",
 			steps, len(l.Clicks), len(l.Purchases), len(l.Rewards), len(l.Slates), len(l.Propensities), steps*k, k)
 	}
 	l.starts = make([]int, len(l.Lengths))
@@ -175,9 +181,11 @@ func (l *SlateLog) checkSlate(t, k int, m int32) error {
 	if err := slateError(l.Slates[t*k:(t+1)*k], m); err != nil {
 		return err
 	}
-	for a, p := range l.Propensities[t*k : (t+1)*k] {
-		if !(p > 0 && p <= 1) {
-			return fmt.Errorf("position %d: propensity %v is invalid; it must be in (0, 1]", a, p)
+	if l.HasPropensities() {
+		for a, p := range l.Propensities[t*k : (t+1)*k] {
+			if !(p > 0 && p <= 1) {
+				return fmt.Errorf("position %d: propensity %v is invalid; it must be in (0, 1]", a, p)
+			}
 		}
 	}
 	if c := l.Clicks[t]; c < -1 || c >= int32(k) {

@@ -54,6 +54,15 @@ func TestSlateLogRoundTrip(t *testing.T) {
 	if got.NumSessions() != 12 {
 		t.Errorf("%d sessions, want 12", got.NumSessions())
 	}
+
+	l.Propensities = nil
+	got, err = ReadSlateLog(writeTestLog(t, l), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, l) || got.HasPropensities() || got.Session(0).Propensities != nil {
+		t.Errorf("a log without propensities read back as %+v", got)
+	}
 }
 
 // TestSlateLogIndependentOfParallel checks that a log depends on its seed alone, not on
@@ -346,6 +355,7 @@ func TestReadSlateLogRejectsBadInput(t *testing.T) {
 		{"click outside slate", reencode(func(c *SlateLog) { c.Clicks[1] = 3 }), "click position 3 is invalid"},
 		{"item outside catalog", reencode(func(c *SlateLog) { c.Slates[2] = 30 }), "item 30 is outside the catalog"},
 		{"missing rewards", reencode(func(c *SlateLog) { c.Rewards = c.Rewards[:1] }), "1 rewards"},
+		{"some propensities", reencode(func(c *SlateLog) { c.Propensities = c.Propensities[:3] }), "as many propensities or none"},
 		{"empty session", reencode(func(c *SlateLog) { c.Lengths[0] = 0 }), "has 0 slates"},
 		{"purchase without click", reencode(func(c *SlateLog) {
 			for s, click := range c.Clicks {
@@ -415,4 +425,121 @@ func FuzzDecodeSlateLog(f *testing.F) {
 			decoded.Session(s)
 		}
 	})
+}
+
+// TestBehaviourModelRecoversLogger fits the behaviour model to a popularity log without
+// propensities and checks its estimate on a fresh session against the logger's β. With
+// τ = 1 and ε = 0.1 over 30 items, the most popular item has
+// β = 0.9·(1 − e⁻¹)/(1 − e⁻³⁰) + 0.1/30 = 0.5723, and the second one e⁻¹ times that share
+// of the softmax, plus 0.1/30: 0.2126.
+func TestBehaviourModelRecoversLogger(t *testing.T) {
+	cat := generated(t, 30)
+	shop := simenv.Config{Persona: simenv.CheapBlue}.WithDefaults()
+	policy, err := NewLoggingPolicy(LoggingPolicyInfo{Base: "popularity", Temperature: 1, Epsilon: 0.1}, nil, cat, shop.SlateSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := RecordLog(policy, cat, shop, LogOptions{Sessions: 400, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Propensities = nil
+	r := trainFromTestLog(t, l, cat, 5, 40000)
+	if r.behaviour == nil {
+		t.Fatal("a log without propensities trained no behaviour model")
+	}
+
+	m := cat.Len()
+	fwd, err := nn.NewForward(r.behaviour.params, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.encoder.EncodeView(NewSessionReplay(m).View(), fwd.Input())
+	z, err := fwd.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, logp := make([]float64, m), make([]float64, m)
+	for j, v := range z {
+		logits[j] = float64(v)
+	}
+	nn.LogSoftmax(logp, logits)
+	order := popularityOrder(cat)
+	for rank, want := range []float64{0.5723, 0.2126} {
+		got := math.Exp(logp[order[rank]])
+		t.Logf("estimated β of the item of popularity rank %d: %.4f, logger's %.4f", rank, got, want)
+		if math.Abs(got-want) > 0.03 {
+			t.Errorf("estimated β of the item of popularity rank %d: %.4f, want %.4f ± 0.03", rank, got, want)
+		}
+	}
+}
+
+// TestTrainWithoutPropensitiesSeededRun pins a tiny run from a log without propensities.
+func TestTrainWithoutPropensitiesSeededRun(t *testing.T) {
+	cat := generated(t, 30)
+	l := recordTestLog(t, cat, 40, 2)
+	l.Propensities = nil
+	r := trainFromTestLog(t, l, cat, 7, 600)
+	again := trainFromTestLog(t, l, cat, 7, 600)
+	if r.LastLoss != again.LastLoss {
+		t.Fatalf("two runs of seed 7 differ: loss %g and %g", r.LastLoss, again.LastLoss)
+	}
+	compareTensors(t, "policy layer0/weight", r.Policy.Tensors[0].Data, again.Policy.Tensors[0].Data)
+	compareTensors(t, "behaviour layer0/weight", r.behaviour.params.Tensors[0].Data, again.behaviour.params.Tensors[0].Data)
+	const wantWeight = float32(-0.157107741)
+	// The loss sums float32 products, whose last bits depend on the matrix kernel.
+	wantLoss := map[string]float64{"avx2": -3.395981277569124, "go": -3.3959812834284859}
+	if r.Updates != 19 {
+		t.Errorf("updates %d, want 19", r.Updates)
+	}
+	if want, ok := wantLoss[nn.Kernel()]; !ok {
+		t.Logf("no pinned loss for the %s kernel; last loss %.17g", nn.Kernel(), r.LastLoss)
+	} else if r.LastLoss != want {
+		t.Errorf("last loss %.17g with the %s kernel, want %.17g", r.LastLoss, nn.Kernel(), want)
+	}
+	if got := r.Policy.Tensors[0].Data[0]; got != wantWeight {
+		t.Errorf("first policy weight %.9g, want %.9g", got, wantWeight)
+	}
+}
+
+// TestPlackettLuceLossGradient checks plackettLuceLoss's gradient with respect to the
+// logits against central finite differences, with a masked item, and its value against
+// the probability of the ordered draw written out.
+func TestPlackettLuceLossGradient(t *testing.T) {
+	logits := []float64{0.3, -1.2, math.Inf(-1), 2.0, 0.7}
+	slate := []int32{3, 0, 4}
+	lossAt := func(z []float64) (float64, []float64) {
+		logp, grad := make([]float64, len(z)), make([]float64, len(z))
+		nn.LogSoftmax(logp, z)
+		return plackettLuceLoss(logp, slate, grad), grad
+	}
+	loss, analytic := lossAt(logits)
+
+	p := make([]float64, len(logits))
+	nn.LogSoftmax(p, logits)
+	for j := range p {
+		p[j] = math.Exp(p[j])
+	}
+	draw := p[3] * p[0] / (1 - p[3]) * p[4] / (1 - p[3] - p[0])
+	if want := -math.Log(draw); math.Abs(loss-want) > 1e-12 {
+		t.Errorf("loss %.15g, want −ln P(3, 0, 4) = %.15g", loss, want)
+	}
+
+	const eps = 1e-6
+	for j := range logits {
+		if math.IsInf(logits[j], -1) {
+			if analytic[j] != 0 {
+				t.Errorf("masked item %d: gradient %g, want 0", j, analytic[j])
+			}
+			continue
+		}
+		up, down := append([]float64(nil), logits...), append([]float64(nil), logits...)
+		up[j] += eps
+		down[j] -= eps
+		lu, _ := lossAt(up)
+		ld, _ := lossAt(down)
+		if numeric := (lu - ld) / (2 * eps); math.Abs(numeric-analytic[j]) > 1e-7 {
+			t.Errorf("logit %d: analytic gradient %.10g, finite difference %.10g", j, analytic[j], numeric)
+		}
+	}
 }

@@ -25,6 +25,7 @@ func logCommand() *cli.Command {
 		&cli.IntFlag{Name: "sessions", Usage: "complete sessions to log", Value: 2000},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of the logged shoppers and of the policy's draws; the shoppers differ from those of training and evaluation with the same seed", Value: 1},
 		&cli.StringFlag{Name: "out", Usage: "slate log `FILE` to write, required"},
+		&cli.BoolFlag{Name: "propensities", Usage: "record the propensities; false leaves them out, as in the logs of a shop that did not keep them, and train --from-log then estimates them", Value: true},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions of the logging policy after logging, with the seeds of compare --seed 1; 0 skips it", Value: 500},
 	}
 	flags = append(flags, shopFlags(populationUsage)...)
@@ -103,6 +104,9 @@ func runLog(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if !c.Bool("propensities") {
+		l.Propensities = nil
+	}
 	if err := rl.WriteSlateLog(out, l); err != nil {
 		return err
 	}
@@ -175,7 +179,8 @@ func newLogRun(c *cli.Context) (*run, error) {
 		return nil, err
 	}
 	slog.Info("learning from a slate log", "log", path, "policy", l.Policy.Base, "temperature", l.Policy.Temperature,
-		"epsilon", l.Policy.Epsilon, "sessions", l.NumSessions(), "slates", l.NumSteps(), "persona", l.Shop.Persona)
+		"epsilon", l.Policy.Epsilon, "sessions", l.NumSessions(), "slates", l.NumSteps(), "persona", l.Shop.Persona,
+		"propensities", l.HasPropensities())
 	r.agent = logLearner{Reinforce: r.agent.(*rl.Reinforce), log: l}
 	return r, nil
 }
