@@ -32,14 +32,15 @@ package rl
 // β is the policy that chose the slate. In Train it is this agent's own policy when it
 // acted: updates use whole sessions, so a state may be some updates old when it is learned
 // from, and ρ corrects that. In TrainFromLog it is the logging policy of a slate log, whose
-// propensities the log records (see LoggingPolicy), and the agent never acts.
+// propensities the log records (see LoggingPolicy), and the agent never acts. For a log
+// without propensities, a behaviour model estimates β (see behaviourModel).
 //
 // Departures from the papers:
 //   - Every item of a slate is a logged action with its own reward, so shown items that were
 //     not clicked are pushed down. Chen et al. train on the one item a user interacted with.
-//   - β is recorded with each slate, by the agent or in the log. Chen et al. estimate the
-//     behaviour policy of logged data with a second head. Logs without propensities are
-//     not supported here.
+//   - Chen et al. estimate the behaviour policy of logged data with a second head on the
+//     policy's state representation. Here β is recorded with each slate, by the agent or in
+//     the log, and only a log without propensities has it estimated, by a network of its own.
 //   - β(a|s) is the probability of drawing a first, the same per-item probability as π(a|s)
 //     in ρ and λ_K. It is not the higher probability that a appears anywhere in a slate
 //     drawn without replacement.
