@@ -50,6 +50,15 @@ func TestTrainFromLogThenCompare(t *testing.T) {
 		t.Errorf("compare rows %v, want reinforce:run beside the baselines", names)
 	}
 
+	// A log without propensities trains too, with β estimated.
+	bare := filepath.Join(dir, "bare.msgpack")
+	logTiny(t, bare, "--propensities=false", "--eval-episodes", "0")
+	bareRun := filepath.Join(dir, "bare-run")
+	r = mustExecute(t, append([]string{"train", "--from-log", bare, "--out", bareRun}, fromLogTraining...)...)
+	if !strings.Contains(r.stderr, "propensities=false") {
+		t.Errorf("training from a log without propensities did not say so:\n%s", r.stderr)
+	}
+
 	again := filepath.Join(dir, "model.msgpack")
 	r = mustExecute(t, "log", "--policy", checkpointPath(out), "--persona", "cheap_blue", "--sessions", "5",
 		"--out", again, "--eval-episodes", "0")
