@@ -80,11 +80,13 @@ TORCH_BENCH ?= ../shared/bench/torch_dqn_update.py
 bench-compare:
 	TAGS="$(TAGS)" TORCH_BENCH="$(TORCH_BENCH)" python3 benchmarks/compare.py
 
-# Fuzz checkpoints.Decode for FUZZTIME. The seed corpus is checkpoints/testdata/fuzz/FuzzDecode,
-# and go test writes any failing input there. Minimizing a new input is capped at 5 s, so that
-# most of FUZZTIME goes to fuzzing.
+# Fuzz checkpoints.Decode, then the slate log decoder rl.DecodeSlateLog, for FUZZTIME each.
+# The seed corpora are checkpoints/testdata/fuzz/FuzzDecode and a log that FuzzDecodeSlateLog
+# records, and go test writes any failing input under the package's testdata/fuzz. Minimizing
+# a new input is capped at 5 s, so that most of FUZZTIME goes to fuzzing.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./checkpoints
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSlateLog$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./rl
 
 # Refresh the dashboard screenshots in docs/ by running the browser tests, which need
 # Debian's chromium. The one of the real catalog needs REAL_CATALOG, its CSV file.

@@ -30,6 +30,13 @@ const (
 // "!= 1"). A file of a few hundred bytes that declares 2^32-1 tensors thus exhausts memory
 // and kills the process. This check runs first, so such a file costs no allocation.
 func checkStructure(data []byte) error {
+	return CheckMsgpack(data, maxArrayElements)
+}
+
+// CheckMsgpack runs the checks of checkStructure on data, with maxElements in place of
+// maxArrayElements, for other msgpack files, such as logs of slates, whose arrays may be
+// larger than a checkpoint's. Call it before msgpack.Unmarshal on data that may be corrupt.
+func CheckMsgpack(data []byte, maxElements uint64) error {
 	// pending[d] is the number of values still to read in the container open at depth d+1;
 	// a map of n entries contains 2n values.
 	pending := make([]uint64, 0, 8)
@@ -58,8 +65,8 @@ func checkStructure(data []byte) error {
 		}
 		if isArray {
 			arrayElements += elements
-			if arrayElements > maxArrayElements {
-				return fmt.Errorf("at byte %d the arrays exceed %d elements in total, more than any SimShop checkpoint contains", pos-head, maxArrayElements)
+			if arrayElements > maxElements {
+				return fmt.Errorf("at byte %d the arrays exceed %d elements in total, more than any SimShop file contains", pos-head, maxElements)
 			}
 		}
 
@@ -70,7 +77,7 @@ func checkStructure(data []byte) error {
 		}
 		if elements > 0 {
 			if len(pending) == maxDepth {
-				return fmt.Errorf("at byte %d maps and arrays nest more than %d deep, deeper than any SimShop checkpoint", pos-head, maxDepth)
+				return fmt.Errorf("at byte %d maps and arrays nest more than %d deep, deeper than any SimShop file", pos-head, maxDepth)
 			}
 			pending = append(pending, elements)
 		} else {

@@ -225,16 +225,41 @@ type sessionSummary struct {
 	session    [sessionFeatures]float32 // the session features, the same in every row
 }
 
-func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
+// SessionView is the observable history of one session that the features read: what a shop
+// logs about a visit. ViewSession takes it from a live VecEnv, and a SessionReplay rebuilds
+// it from a log of slates and clicks.
+type SessionView struct {
+	Exposure   []int32 // per item, the slates that showed it to the shopper
+	Clicks     []int32 // per item, the shopper's clicks on it
+	Purchases  []int32 // per item, the shopper's purchases of it
+	Step       int     // slates shown in this session so far
+	IgnoredRun int     // slates ignored in a row
+	Visit      int     // 1 for a new shopper, one more for each return
+}
+
+// ViewSession returns the observable history of session i of env. Its slices alias env's
+// counters, so the view changes as env steps.
+func ViewSession(env *simenv.VecEnv, i int) SessionView {
+	m := env.Catalog.Len()
+	return SessionView{
+		Exposure:   env.Exposure[i*m : (i+1)*m],
+		Clicks:     env.ItemClicks[i*m : (i+1)*m],
+		Purchases:  env.ItemPurchases[i*m : (i+1)*m],
+		Step:       env.SessionStep(i),
+		IgnoredRun: env.IgnoredRun(i),
+		Visit:      env.SessionVisit(i),
+	}
+}
+
+func (e *Encoder) summarize(v *SessionView) sessionSummary {
 	clear(e.catClicks)
 	clear(e.colorClicks)
 	clear(e.brandClicks)
 	clear(e.catShown)
 	clear(e.colorShown)
 	clear(e.brandShown)
-	m := e.catalog.Len()
-	clicks := env.ItemClicks[i*m : (i+1)*m]
-	exposure := env.Exposure[i*m : (i+1)*m]
+	clicks := v.Clicks
+	exposure := v.Exposure
 	var s sessionSummary
 	for item, c := range clicks {
 		if x := exposure[item]; x > 0 {
@@ -255,8 +280,8 @@ func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
 	if s.clicks > 0 {
 		s.meanPriceZ /= s.clicks
 	}
-	s.step = float64(env.SessionStep(i))
-	s.ignoredRun = float64(env.IgnoredRun(i))
+	s.step = float64(v.Step)
+	s.ignoredRun = float64(v.IgnoredRun)
 	for c, shown := range e.catShown {
 		e.catShownLn[c] = float32(math.Log1p(shown))
 	}
@@ -266,7 +291,7 @@ func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
 		float32(s.clicks / math.Max(1, s.step)),
 		indicator(s.clicks > 0),
 		float32(math.Log1p(s.clicks)),
-		float32(math.Log(float64(max(1, env.SessionVisit(i))))),
+		float32(math.Log(float64(max(1, v.Visit)))),
 	}
 	return s
 }
@@ -274,32 +299,39 @@ func (e *Encoder) summarize(env *simenv.VecEnv, i int) sessionSummary {
 // EncodeSession writes the rows of every catalog item for session i of env into dst,
 // which must hold items × Width values.
 func (e *Encoder) EncodeSession(env *simenv.VecEnv, i int, dst []float32) {
+	v := ViewSession(env, i)
+	e.EncodeView(&v, dst)
+}
+
+// EncodeView writes the rows of every catalog item for the session history v into dst,
+// which must hold items × Width values.
+func (e *Encoder) EncodeView(v *SessionView, dst []float32) {
 	copy(dst, e.static)
-	s := e.summarize(env, i)
+	s := e.summarize(v)
 	for item := range e.catalog.Items {
-		e.fillDynamic(env, i, item, &s, dst[item*e.width:(item+1)*e.width])
+		e.fillDynamic(v, item, &s, dst[item*e.width:(item+1)*e.width])
 	}
 }
 
 // EncodeItems writes the rows of the given items for session i into dst, len(items) × Width.
 func (e *Encoder) EncodeItems(env *simenv.VecEnv, i int, items []int32, dst []float32) {
-	s := e.summarize(env, i)
+	v := ViewSession(env, i)
+	s := e.summarize(&v)
 	for k, item := range items {
 		row := dst[k*e.width : (k+1)*e.width]
 		copy(row, e.static[int(item)*e.width:(int(item)+1)*e.width])
-		e.fillDynamic(env, i, int(item), &s, row)
+		e.fillDynamic(&v, int(item), &s, row)
 	}
 }
 
 // fillDynamic writes the history, fit and session features of one row.
-func (e *Encoder) fillDynamic(env *simenv.VecEnv, i, item int, s *sessionSummary, row []float32) {
-	m := e.catalog.Len()
+func (e *Encoder) fillDynamic(v *SessionView, item int, s *sessionSummary, row []float32) {
 	h := row[e.history:]
-	exposure := env.Exposure[i*m+item]
+	exposure := v.Exposure[item]
 	h[0] = log1pCount(exposure)
 	h[1] = indicator(exposure > 0)
-	h[2] = log1pCount(env.ItemClicks[i*m+item])
-	h[3] = indicator(env.ItemPurchases[i*m+item] > 0)
+	h[2] = log1pCount(v.Clicks[item])
+	h[3] = indicator(v.Purchases[item] > 0)
 
 	f := h[historyFeatures:]
 	if s.clicks > 0 {

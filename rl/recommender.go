@@ -73,6 +73,7 @@ const (
 	domainEvalEnv  uint64 = 0x6576616c // "eval"
 	domainAgent    uint64 = 0x6167656e // "agen"
 	domainPolicy   uint64 = 0x706f6c69 // "poli"
+	domainLogEnv   uint64 = 0x6c6f6773 // "logs"
 )
 
 // DeriveSeed returns the seed of one stream domain for a user seed.

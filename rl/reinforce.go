@@ -17,7 +17,7 @@ package rl
 //	                                 shopper clicked a and 0 otherwise, and G_{t+1} is the
 //	                                 discounted reward of the slates after s_t
 //	A_t(a) = G_t(a) − b(s_t)         advantage over a learned baseline b
-//	ρ      = min(π(a|s_t)/β(a|s_t), c)   importance ratio to the acting policy β, capped at c
+//	ρ      = min(π(a|s_t)/β(a|s_t), c)   importance ratio to the behaviour policy β, capped at c
 //	λ_K    = K·(1 − π(a|s_t))^(K−1)  top-K correction: the derivative of the chance
 //	                                 1 − (1 − π)^K that a appears among K draws, over that of π
 //
@@ -29,12 +29,22 @@ package rl
 // The baseline is an MLP on the session features, trained by squared loss toward the mean
 // of G_t(a) over the slate.
 //
+// β is the policy that chose the slate. In Train it is this agent's own policy when it
+// acted: updates use whole sessions, so a state may be some updates old when it is learned
+// from, and ρ corrects that. In TrainFromLog it is the logging policy of a slate log, whose
+// propensities the log records (see LoggingPolicy), and the agent never acts. For a log
+// without propensities, a behaviour model estimates β (see behaviourModel).
+//
 // Departures from the papers:
 //   - Every item of a slate is a logged action with its own reward, so shown items that were
 //     not clicked are pushed down. Chen et al. train on the one item a user interacted with.
-//   - β is this agent's own policy when it acted, recorded with the slate, where Chen et al.
-//     estimate the behaviour policy of logged data with a second head. Updates use whole
-//     sessions, so a state may be some updates old when it is learned from; ρ corrects that.
+//   - Chen et al. estimate the behaviour policy of logged data with a second head on the
+//     policy's state representation. Here β is recorded with each slate, by the agent or in
+//     the log, and only a log without propensities has it estimated, by a network of its own.
+//   - β(a|s) is the probability of drawing a first, the same per-item probability as π(a|s)
+//     in ρ and λ_K. It is not the higher probability that a appears anywhere in a slate
+//     drawn without replacement.
+//   - NoImportanceRatio sets ρ = 1 and TopKCorrection false sets λ_K = 1, for ablations.
 
 import (
 	"fmt"
@@ -77,12 +87,14 @@ type Reinforce struct {
 	backprop *nn.Backprop[float32]        // the policy and its gradient on BatchStates × items rows
 	baseline *nn.Trainer[float32]         // the baseline on BatchStates rows
 
-	trainEnv *simenv.VecEnv
-	resume   *reinforceResume // simulator state and rollouts loaded from a checkpoint, for RestoreEnv
-	current  []*stateRecord   // per session, the state whose outcome Observe records
-	running  [][]*stateRecord // per session, the states of the running session
-	ready    []*stateRecord   // states of finished sessions, oldest first
-	free     []*stateRecord
+	trainEnv  *simenv.VecEnv
+	cursor    *logCursor       // position in the slate log of TrainFromLog
+	behaviour *behaviourModel  // estimate of β, for a slate log without propensities
+	resume    *reinforceResume // simulator state and rollouts loaded from a checkpoint, for RestoreEnv
+	current   []*stateRecord   // per session, the state whose outcome Observe records
+	running   [][]*stateRecord // per session, the states of the running session
+	ready     []*stateRecord   // states of finished sessions, oldest first
+	free      []*stateRecord
 
 	top      []int32
 	logits   []float64 // scratch of one state: scores, log-probabilities, loss gradient
@@ -258,10 +270,17 @@ func (r *Reinforce) Observe(out *simenv.StepResult) {
 	r.EnvSteps += int64(len(r.current))
 }
 
-// finishSession computes G_t(a) = r_t(a) + γ·G_{t+1} backward over session i's states and
-// moves them to the ready queue.
+// finishSession computes the returns-to-go of session i's states and moves them to the
+// ready queue.
 func (r *Reinforce) finishSession(i int) {
 	states := r.running[i]
+	r.computeReturns(states)
+	r.ready = append(r.ready, states...)
+	r.running[i] = states[:0]
+}
+
+// computeReturns sets G_t(a) = r_t(a) + γ·G_{t+1} backward over the states of one session.
+func (r *Reinforce) computeReturns(states []*stateRecord) {
 	later := 0.0 // G_{t+1}
 	for t := len(states) - 1; t >= 0; t-- {
 		rec := states[t]
@@ -272,8 +291,6 @@ func (r *Reinforce) finishSession(i int) {
 		}
 		later = step + r.Config.Gamma*later
 	}
-	r.ready = append(r.ready, states...)
-	r.running[i] = states[:0]
 }
 
 // Update takes one step on the oldest BatchStates ready states, if there are that many, and
@@ -312,6 +329,11 @@ func (r *Reinforce) Update() (bool, error) {
 	values := append(r.values[:0], r.baseline.Output()...)
 	r.BaselineAdam.Update(r.Baseline, r.baseline.Grads)
 
+	// A log without propensities: β is the behaviour model's estimate.
+	if r.behaviour != nil {
+		r.estimateBehaviour(batch)
+	}
+
 	// Policy gradient: per state, the weights ρ·λ_K·A of the slate's items, then dL/dz.
 	upstream := r.backprop.Upstream()
 	loss := 0.0
@@ -331,12 +353,7 @@ func (r *Reinforce) Update() (bool, error) {
 				continue
 			}
 			pi := math.Exp(r.logProbs[item])
-			ratio := math.Min(pi/rec.behaviour[a], cfg.MaxWeight)
-			lambda := 1.0
-			if cfg.TopKCorrection {
-				lambda = float64(r.k) * math.Pow(1-pi, float64(r.k-1))
-			}
-			r.weights[a] = ratio * lambda * (rec.ret[a] - float64(values[b]))
+			r.weights[a] = cfg.offPolicyWeight(pi, rec.behaviour[a], rec.ret[a]-float64(values[b]), r.k)
 		}
 		loss += policyLoss(r.logProbs, rec.slate, r.weights, cfg.EntropyCoef, r.grad)
 		for j, g := range r.grad {
@@ -354,6 +371,24 @@ func (r *Reinforce) Update() (bool, error) {
 	r.free = append(r.free, batch...)
 	r.ready = append(r.ready[:0], r.ready[n:]...)
 	return true, nil
+}
+
+// offPolicyWeight returns ρ·λ_K·A, the weight of log π(a|s) in the loss, for an item of
+// probability pi under the policy and beta under the behaviour policy, advantage A and
+// slates of k items:
+//
+//	ρ = min(pi/beta, MaxWeight), or 1 with NoImportanceRatio
+//	λ_K = k·(1 − pi)^(k−1), or 1 without TopKCorrection
+func (c ReinforceConfig) offPolicyWeight(pi, beta, advantage float64, k int) float64 {
+	ratio := 1.0
+	if !c.NoImportanceRatio {
+		ratio = math.Min(pi/beta, c.MaxWeight)
+	}
+	lambda := 1.0
+	if c.TopKCorrection {
+		lambda = float64(k) * math.Pow(1-pi, float64(k-1))
+	}
+	return ratio * lambda * advantage
 }
 
 // policyLoss returns the loss of one state,

@@ -23,6 +23,9 @@ type ReinforceConfig struct {
 	// Off-policy correction.
 	TopKCorrection bool    `msgpack:"top_k_correction" json:"top_k_correction"` // multiply by λ_K = K(1-π)^(K-1)
 	MaxWeight      float64 `msgpack:"max_weight" json:"max_weight"`             // cap of the importance ratio π/β
+	// NoImportanceRatio sets ρ = 1 in place of min(π/β, MaxWeight), for ablations.
+	// Checkpoints saved before it existed decode as false.
+	NoImportanceRatio bool `msgpack:"no_importance_ratio,omitempty" json:"no_importance_ratio,omitempty"`
 
 	// Learning-rate schedule of the policy, by shopper-step.
 	LRSchedule string  `msgpack:"lr_schedule,omitempty" json:"lr_schedule,omitempty"` // constant, linear or cosine

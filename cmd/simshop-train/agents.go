@@ -24,12 +24,13 @@ func agentFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "entropy-coef", Usage: "REINFORCE: weight of the policy's entropy bonus", Value: def.EntropyCoef},
 		&cli.BoolFlag{Name: "top-k-correction", Usage: "REINFORCE: weight each item's gradient by K(1-π)^(K-1)", Value: def.TopKCorrection},
 		&cli.Float64Flag{Name: "max-weight", Usage: "REINFORCE: cap of the importance ratio π/β", Value: def.MaxWeight},
+		&cli.BoolFlag{Name: "importance-ratio", Usage: "REINFORCE: weight each item's gradient by the importance ratio min(π/β, --max-weight); false sets it to 1", Value: !def.NoImportanceRatio},
 	}
 }
 
 // agentHyperparameterFlags are the flags of agentFlags, which a resumed run takes from its
 // checkpoint.
-var agentHyperparameterFlags = []string{"lr-schedule", "lr-final", "lr-steps", "tau", "batch-states", "entropy-coef", "top-k-correction", "max-weight"}
+var agentHyperparameterFlags = []string{"lr-schedule", "lr-final", "lr-steps", "tau", "batch-states", "entropy-coef", "top-k-correction", "max-weight", "importance-ratio"}
 
 // scheduleFlags sets the learning-rate schedule and Polyak rate of a DQN from the flags.
 func scheduleFlags(c *cli.Context, cfg *rl.DQNConfig) error {
@@ -94,6 +95,7 @@ func newReinforceRun(c *cli.Context, cat *simenv.Catalog, shop simenv.Config, se
 	cfg.EntropyCoef = c.Float64("entropy-coef")
 	cfg.TopKCorrection = c.Bool("top-k-correction")
 	cfg.MaxWeight = c.Float64("max-weight")
+	cfg.NoImportanceRatio = !c.Bool("importance-ratio")
 	if cfg.LRSchedule, cfg.LRFinal, cfg.LRSteps, err = learningRateSchedule(c); err != nil {
 		return nil, err
 	}

@@ -57,6 +57,7 @@ func newApp() *cli.App {
 			withConfig(inspectCommand()),
 			withConfig(exportCommand()),
 			withConfig(experimentCommand()),
+			withConfig(logCommand()),
 			withConfig(dashboardCommand()),
 		},
 		// Errors are printed once, by main.

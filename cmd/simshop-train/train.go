@@ -37,6 +37,7 @@ func trainCommand() *cli.Command {
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream of the run", Value: 1},
 		&cli.StringFlag{Name: "out", Usage: "run `DIR`, required; the checkpoint goes to DIR/checkpoints/latest.msgpack"},
 		&cli.StringFlag{Name: "resume", Usage: "continue training from checkpoint `FILE`"},
+		&cli.StringFlag{Name: "from-log", Usage: "REINFORCE: learn only from the slates of slate log `FILE` (see the log command), off-policy, instead of acting in the shop; --steps counts logged slates"},
 		&cli.BoolFlag{Name: "force", Usage: "replace the run in --out, deleting its checkpoints and metrics"},
 		&cli.BoolFlag{Name: "save-replay", Usage: "store the replay buffer, or REINFORCE's states not yet learned from, in each checkpoint (about 4 bytes per feature value held), so that a resumed run matches an uninterrupted one bit for bit"},
 		&cli.Int64Flag{Name: "save-every", Usage: "shopper-steps between checkpoint saves", Value: 10_000},
@@ -99,9 +100,12 @@ func runTrain(c *cli.Context) error {
 	}
 	var r *run
 	var err error
-	if c.IsSet("resume") {
+	switch {
+	case c.IsSet("from-log"):
+		r, err = newLogRun(c)
+	case c.IsSet("resume"):
 		r, err = resumeRun(c)
-	} else {
+	default:
 		r, err = newRun(c)
 	}
 	if err != nil {
@@ -285,7 +289,7 @@ func newRun(c *cli.Context) (*run, error) {
 	if c.String("agent") == "reinforce" {
 		return newReinforceRun(c, cat, shop, seed)
 	}
-	for _, f := range []string{"batch-states", "entropy-coef", "top-k-correction", "max-weight"} {
+	for _, f := range []string{"batch-states", "entropy-coef", "top-k-correction", "max-weight", "importance-ratio"} {
 		if c.IsSet(f) {
 			return nil, fmt.Errorf("--%s sets a REINFORCE hyperparameter, which the DQN does not use; add --agent reinforce or leave it out", f)
 		}

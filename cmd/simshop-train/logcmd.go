@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/simshop/simshop/rl"
+	"github.com/simshop/simshop/simenv"
+)
+
+func logCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "policy", Usage: "logging policy: " + strings.Join(rl.LoggingBases, ", ") + ", or a checkpoint `FILE` of a DQN or REINFORCE model", Value: "popularity"},
+		&cli.Float64Flag{Name: "temperature", Usage: "temperature τ of the softmax over the policy's scores; popularity scores are −rank", Value: 1},
+		&cli.Float64Flag{Name: "epsilon", Usage: "share ε, from 0 to 1, of a uniform choice mixed into each item's probability", Value: 0.1},
+		&cli.IntFlag{Name: "sessions", Usage: "complete sessions to log", Value: 2000},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed of the logged shoppers and of the policy's draws; the shoppers differ from those of training and evaluation with the same seed", Value: 1},
+		&cli.StringFlag{Name: "out", Usage: "slate log `FILE` to write, required"},
+		&cli.BoolFlag{Name: "propensities", Usage: "record the propensities; false leaves them out, as in the logs of a shop that did not keep them, and train --from-log then estimates them", Value: true},
+		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions of the logging policy after logging, with the seeds of compare --seed 1; 0 skips it", Value: 500},
+	}
+	flags = append(flags, shopFlags(populationUsage)...)
+	flags = append(flags, catalogFlags()...)
+	return &cli.Command{
+		Name:   "log",
+		Usage:  "record the slates of a stochastic logging policy, with their propensities, for train --from-log",
+		Flags:  flags,
+		Action: runLog,
+	}
+}
+
+func runLog(c *cli.Context) error {
+	if err := noArguments(c); err != nil {
+		return err
+	}
+	out := c.String("out")
+	if out == "" {
+		return fmt.Errorf("--out FILE is required: the slate log to write, such as --out logs/popularity.msgpack")
+	}
+	if !c.IsSet("persona") {
+		return fmt.Errorf("--persona is required; choose one of %s, or a weighted mix such as cheap_blue:0.5,value_seeker:0.5", strings.Join(simenv.PersonaNames, ", "))
+	}
+	if err := checkPositive(c, "sessions", "max-steps"); err != nil {
+		return err
+	}
+	if c.Int("eval-episodes") < 0 {
+		return fmt.Errorf("--eval-episodes %d is invalid; use 0 to skip the evaluation or a positive number", c.Int("eval-episodes"))
+	}
+	if c.Float64("return-prob") != 0 {
+		return fmt.Errorf("--return-prob %g: logs support only shoppers who never return, because they do not record who returns; leave --return-prob out", c.Float64("return-prob"))
+	}
+	info := rl.LoggingPolicyInfo{Base: c.String("policy"), Temperature: c.Float64("temperature"), Epsilon: c.Float64("epsilon")}
+	var cat *simenv.Catalog
+	var scorer rl.Scorer
+	var err error
+	if slices.Contains(rl.LoggingBases, info.Base) {
+		if cat, err = loadCatalog(c, false); err != nil {
+			return err
+		}
+	} else {
+		if cat, err = loadCatalog(c, true); err != nil {
+			return err
+		}
+		var m *model
+		if m, cat, err = loadModel(info.Base, cat); err != nil {
+			return fmt.Errorf("--policy %s is neither %s nor a loadable checkpoint: %w", info.Base, strings.Join(rl.LoggingBases, ", "), err)
+		}
+		if scorer, err = scorerOf(m.agent); err != nil {
+			return err
+		}
+	}
+	shop := simenv.Config{
+		Persona:     c.String("persona"),
+		Reward:      c.String("reward"),
+		MaxSteps:    c.Int("max-steps"),
+		Budget:      c.Float64("budget"),
+		ChoiceModel: c.String("choice-model"),
+	}.WithDefaults()
+	if err := shop.Validate(cat); err != nil {
+		return err
+	}
+	policy, err := rl.NewLoggingPolicy(info, scorer, cat, shop.SlateSize)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.Info("logging", "policy", policy.Name(), "persona", shop.Persona, "catalog", cat.Source, "items", cat.Len(),
+		"sessions", c.Int("sessions"), "seed", c.Uint64("seed"))
+	l, err := rl.RecordLog(policy, cat, shop, rl.LogOptions{Sessions: c.Int("sessions"), Seed: c.Uint64("seed"), Parallel: evalSessions, Context: ctx})
+	if errors.Is(err, context.Canceled) {
+		return interrupted("logging stopped by a signal; nothing was written")
+	}
+	if err != nil {
+		return err
+	}
+	if !c.Bool("propensities") {
+		l.Propensities = nil
+	}
+	if err := rl.WriteSlateLog(out, l); err != nil {
+		return err
+	}
+	reward := 0.0
+	for _, r := range l.Rewards {
+		reward += r
+	}
+	fmt.Fprintf(os.Stdout, "logged %d sessions, %d slates, reward per slate %.4f, to %s\n",
+		l.NumSessions(), l.NumSteps(), reward/float64(l.NumSteps()), out)
+
+	if episodes := c.Int("eval-episodes"); episodes > 0 {
+		res, err := rl.Evaluate(policy, cat, shop, rl.EvalOptions{Episodes: episodes, Seed: 1, Sessions: evalSessions, Context: ctx})
+		if errors.Is(err, context.Canceled) {
+			return interrupted("evaluation stopped by a signal; the log is written")
+		}
+		if err != nil {
+			return err
+		}
+		printTable(os.Stdout, []rl.Result{res})
+		fmt.Fprintf(os.Stdout, "the logging policy evaluated with --seed 1 --episodes %d\n", episodes)
+	}
+	return nil
+}
+
+// scorerOf returns the item scorer of a trained agent, for a logging policy.
+func scorerOf(agent rl.Agent) (rl.Scorer, error) {
+	s, ok := agent.(rl.Scorer)
+	if !ok {
+		return nil, fmt.Errorf("a %s model has no item scores to log with; use a DQN or REINFORCE checkpoint", agent.Name())
+	}
+	return s, nil
+}
+
+// logLearner is a REINFORCE agent whose training learns from a slate log, not from the
+// shop it is given. Everything else, checkpoints and evaluation included, is REINFORCE's.
+type logLearner struct {
+	*rl.Reinforce
+	log *rl.SlateLog
+}
+
+func (l logLearner) Train(ctx context.Context, _ *simenv.VecEnv, opt rl.TrainOptions) error {
+	return l.TrainFromLog(ctx, l.log, opt)
+}
+
+// newLogRun sets up a REINFORCE run that learns from the slate log of --from-log. The log
+// fixes the shop, so the shop flags are rejected.
+func newLogRun(c *cli.Context) (*run, error) {
+	path := c.String("from-log")
+	if c.String("agent") != "reinforce" {
+		return nil, fmt.Errorf("--from-log trains REINFORCE only; add --agent reinforce")
+	}
+	if c.IsSet("resume") {
+		return nil, fmt.Errorf("--from-log starts a new run and cannot continue one; leave --resume out, or resume without --from-log to go on training in the shop")
+	}
+	for _, f := range []string{"persona", "reward", "max-steps", "return-prob", "budget", "choice-model", "drift"} {
+		if c.IsSet(f) {
+			return nil, fmt.Errorf("--%s cannot be set with --from-log: the log %s fixes the shop; leave --%s out", f, path, f)
+		}
+	}
+	cat, err := loadCatalog(c, false)
+	if err != nil {
+		return nil, err
+	}
+	l, err := rl.ReadSlateLog(path, cat)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newReinforceRun(c, cat, l.Shop, c.Uint64("seed"))
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("learning from a slate log", "log", path, "policy", l.Policy.Base, "temperature", l.Policy.Temperature,
+		"epsilon", l.Policy.Epsilon, "sessions", l.NumSessions(), "slates", l.NumSteps(), "persona", l.Shop.Persona,
+		"propensities", l.HasPropensities())
+	r.agent = logLearner{Reinforce: r.agent.(*rl.Reinforce), log: l}
+	return r, nil
+}

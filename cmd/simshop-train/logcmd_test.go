@@ -1,0 +1,128 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/simshop/simshop/checkpoints"
+)
+
+// logTiny records a slate log of 30 cheap_blue sessions on a generated 20-item catalog.
+func logTiny(t *testing.T, path string, extra ...string) result {
+	t.Helper()
+	args := []string{"log", "--persona", "cheap_blue", "--items", "20", "--sessions", "30", "--seed", "3",
+		"--out", path, "--eval-episodes", "10"}
+	return mustExecute(t, append(args, extra...)...)
+}
+
+// fromLogTraining is a small REINFORCE run from a log.
+var fromLogTraining = []string{"--agent", "reinforce", "--items", "20", "--steps", "400", "--eval-episodes", "10",
+	"--batch-states", "32", "--hidden", "16"}
+
+// TestTrainFromLogThenCompare logs a stochastic popularity policy, trains REINFORCE from
+// the log, compares the checkpoint with the baselines and logs again with the trained model.
+func TestTrainFromLogThenCompare(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "popularity.msgpack")
+	r := logTiny(t, logPath)
+	if !strings.Contains(r.stdout, "logged 30 sessions") || !strings.Contains(r.stdout, "logging:popularity(t=1,eps=0.1)") {
+		t.Errorf("log output lacks the session count or the policy's evaluation:\n%s", r.stdout)
+	}
+
+	out := filepath.Join(dir, "run")
+	mustExecute(t, append([]string{"train", "--from-log", logPath, "--out", out}, fromLogTraining...)...)
+	f, err := checkpoints.Load(checkpointPath(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := f.Metadata; m.Agent != "reinforce" || m.Shop.Persona != "cheap_blue" || f.Training.EnvSteps < 400 {
+		t.Errorf("checkpoint of agent %q on persona %q after %d steps, want reinforce on the log's cheap_blue after 400",
+			m.Agent, m.Shop.Persona, f.Training.EnvSteps)
+	}
+
+	compare := mustExecute(t, "compare", "--model", checkpointPath(out), "--persona", "cheap_blue", "--items", "20",
+		"--episodes", "10", "--json")
+	names := rowNames(decodeResults(t, compare.stdout))
+	if !slices.Contains(names, "reinforce:run/cheap_blue") || !slices.Contains(names, "popularity/cheap_blue") {
+		t.Errorf("compare rows %v, want reinforce:run beside the baselines", names)
+	}
+
+	// A log without propensities trains too, with β estimated.
+	bare := filepath.Join(dir, "bare.msgpack")
+	logTiny(t, bare, "--propensities=false", "--eval-episodes", "0")
+	bareRun := filepath.Join(dir, "bare-run")
+	r = mustExecute(t, append([]string{"train", "--from-log", bare, "--out", bareRun}, fromLogTraining...)...)
+	if !strings.Contains(r.stderr, "propensities=false") {
+		t.Errorf("training from a log without propensities did not say so:\n%s", r.stderr)
+	}
+
+	again := filepath.Join(dir, "model.msgpack")
+	r = mustExecute(t, "log", "--policy", checkpointPath(out), "--persona", "cheap_blue", "--sessions", "5",
+		"--out", again, "--eval-episodes", "0")
+	if !strings.Contains(r.stdout, "logged 5 sessions") {
+		t.Errorf("logging with the trained model printed:\n%s", r.stdout)
+	}
+}
+
+func TestFromLogRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "log.msgpack")
+	logTiny(t, logPath, "--eval-episodes", "0")
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.msgpack")
+	writeFile(t, truncated, data[:len(data)/2])
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"shop flag", []string{"--from-log", logPath, "--agent", "reinforce", "--persona", "value_seeker"}, "--persona cannot be set with --from-log"},
+		{"dqn", []string{"--from-log", logPath, "--agent", "dqn", "--items", "20"}, "--from-log trains REINFORCE only"},
+		{"other catalog", []string{"--from-log", logPath, "--agent", "reinforce", "--items", "21"}, "pass the catalog flags"},
+		{"truncated log", []string{"--from-log", truncated, "--agent", "reinforce", "--items", "20"}, "truncated or corrupted"},
+		{"missing log", []string{"--from-log", filepath.Join(dir, "none.msgpack"), "--agent", "reinforce", "--items", "20"}, "no such file"},
+		{"checkpoint as log", []string{"--from-log", checkpointOf(t, dir), "--agent", "reinforce", "--items", "20"}, "not a SimShop slate log"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"train", "--out", filepath.Join(dir, "run-"+tc.name)}, tc.args...)
+			r := execute(t, args...)
+			if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit code %d, stderr:\n%s\nwant an error containing %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"returning shoppers", []string{"--return-prob", "0.5"}, "--return-prob 0.5"},
+		{"temperature 0", []string{"--temperature", "0"}, "logging temperature 0 is invalid"},
+		{"unknown policy", []string{"--policy", "filtered"}, "--policy filtered is neither popularity, random nor a loadable checkpoint"},
+	} {
+		t.Run("log "+tc.name, func(t *testing.T) {
+			args := append([]string{"log", "--persona", "cheap_blue", "--items", "20", "--out", filepath.Join(dir, "bad.msgpack")}, tc.args...)
+			r := execute(t, args...)
+			if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit code %d, stderr:\n%s\nwant an error containing %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+// checkpointOf trains a tiny DQN in dir and returns its checkpoint.
+func checkpointOf(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, "dqn")
+	trainTiny(t, out, "--steps", "100", "--eval-episodes", "1")
+	return checkpointPath(out)
+}
