@@ -101,8 +101,10 @@ func (c DQNConfig) Validate() error {
 		return fmt.Errorf("rl: replay capacity %d is smaller than the batch size %d", c.ReplayCapacity, c.BatchSize)
 	case c.LearningStarts < 1:
 		return fmt.Errorf("rl: learning starts at %d transitions; use at least 1", c.LearningStarts)
-	case c.UpdateEvery < 1 || c.TargetUpdate < 1:
-		return fmt.Errorf("rl: update intervals must be at least 1, got update every %d and target update %d", c.UpdateEvery, c.TargetUpdate)
+	case c.UpdateEvery < 1:
+		return fmt.Errorf("rl: an update every %d vectorized steps is invalid; use at least 1", c.UpdateEvery)
+	case c.TargetUpdate < 1:
+		return fmt.Errorf("rl: a target-network copy every %d updates is invalid; use at least 1", c.TargetUpdate)
 	case c.Candidates < 1:
 		return fmt.Errorf("rl: %d next-state candidates is invalid; use at least the slate size", c.Candidates)
 	case !(c.MaxGradNorm >= 0):
@@ -112,7 +114,7 @@ func (c DQNConfig) Validate() error {
 	case c.EpsilonSteps < 0:
 		return fmt.Errorf("rl: epsilon decay of %d steps is invalid; use 0 or more", c.EpsilonSteps)
 	case !(c.Tau >= 0 && c.Tau <= 1):
-		return fmt.Errorf("rl: Polyak rate tau %g is invalid; use 0 for hard target copies or a value in (0, 1] such as 0.005", c.Tau)
+		return fmt.Errorf("rl: Polyak rate tau %g is invalid; use 0 for hard target copies or a value in (0, 1] such as 0.01", c.Tau)
 	}
 	return validateSchedule(c.LRSchedule, c.LRFinal, c.LRSteps)
 }

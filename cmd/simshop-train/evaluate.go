@@ -228,6 +228,9 @@ func runCompare(c *cli.Context) error {
 		}
 		baselines = append(slices.Clone(baselines), name)
 	}
+	if err := checkReferencePersonas(c.StringSlice("reference"), personas); err != nil {
+		return err
+	}
 	bar := newProgress("compare", "evaluations", 0, int64(len(personas)*(len(baselines)+1+len(models))))
 	defer bar.finish()
 	for _, persona := range personas {
@@ -323,4 +326,19 @@ func inPopulation(population, persona string) bool {
 	}
 	i := slices.Index(pop.Personas, persona)
 	return i >= 0 && pop.Shares[i] > 0
+}
+
+// checkReferencePersonas rejects a reference recommender on a persona it does not model:
+// posterior assumes brand_lover's utility, so on any other persona its figures would mean
+// nothing.
+func checkReferencePersonas(references, personas []string) error {
+	if !slices.Contains(references, "posterior") {
+		return nil
+	}
+	for _, p := range personas {
+		if p != simenv.BrandLover {
+			return fmt.Errorf("--reference posterior models brand_lover alone, but this comparison covers persona %q; use --persona brand_lover", p)
+		}
+	}
+	return nil
 }

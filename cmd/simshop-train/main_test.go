@@ -507,6 +507,17 @@ func TestCompareReference(t *testing.T) {
 	if bad.code == 0 || !strings.Contains(bad.stderr, `--reference "bayes" is unknown; valid references: posterior`) {
 		t.Errorf("unknown reference: exit code %d, stderr:\n%s", bad.code, bad.stderr)
 	}
+
+	for _, persona := range []string{"cheap_blue", "all", "brand_lover:0.5,cheap_blue:0.5"} {
+		other := execute(t, "compare", "--persona", persona, "--reference", "posterior", "--items", "20", "--episodes", "20")
+		if other.code == 0 || !strings.Contains(other.stderr, "--reference posterior models brand_lover alone") {
+			t.Errorf("posterior on --persona %s: exit code %d, stderr:\n%s", persona, other.code, other.stderr)
+		}
+	}
+	recsim := execute(t, "compare", "--scenario", "recsim-iev", "--reference", "posterior", "--episodes", "4")
+	if recsim.code == 0 || !strings.Contains(recsim.stderr, "--reference adds a reference for SimShop's personas") {
+		t.Errorf("posterior on recsim-iev: exit code %d, stderr:\n%s", recsim.code, recsim.stderr)
+	}
 }
 
 // TestCompareFewerEpisodesThanEnvs runs compare with --episodes below the default --envs

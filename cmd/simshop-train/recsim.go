@@ -133,6 +133,9 @@ func rejectShopFlags(c *cli.Context) error {
 			return fmt.Errorf("--%s applies to train only: a SlateQ checkpoint records it; leave it out", f)
 		}
 	}
+	if c.IsSet("reference") {
+		return fmt.Errorf("--reference adds a reference for SimShop's personas, which --scenario %s does not have; leave it out", scenarioRecSim)
+	}
 	return nil
 }
 

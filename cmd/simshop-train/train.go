@@ -44,12 +44,12 @@ func trainCommand() *cli.Command {
 		&cli.Int64Flag{Name: "log-every", Usage: "shopper-steps between progress lines", Value: 5_000},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions after training", Value: 500},
 		&cli.StringFlag{Name: "hidden", Usage: "hidden layer widths, comma separated", Value: joinInts(def.Hidden)},
-		&cli.Float64Flag{Name: "gamma", Usage: "discount per slate", Value: def.Gamma},
+		&cli.Float64Flag{Name: "gamma", Usage: "discount per slate, in [0, 1) for the DQN and [0, 1] for REINFORCE", Value: def.Gamma},
 		&cli.Float64Flag{Name: "lr", Usage: "Adam learning rate", Value: def.LearningRate},
 		&cli.IntFlag{Name: "batch-size", Usage: "transitions per update", Value: def.BatchSize},
 		&cli.IntFlag{Name: "replay-capacity", Usage: "transitions kept in the replay buffer", Value: def.ReplayCapacity},
 		&cli.IntFlag{Name: "learning-starts", Usage: "transitions stored before the first update", Value: def.LearningStarts},
-		&cli.IntFlag{Name: "target-update", Usage: "updates between target-network copies", Value: def.TargetUpdate},
+		&cli.IntFlag{Name: "target-update", Usage: "DQN: updates between hard copies to the target network, used with --tau 0; setting it alone selects hard copies", Value: def.TargetUpdate},
 		&cli.Int64Flag{Name: "epsilon-steps", Usage: "shopper-steps over which exploration decays from 1 to 0.05", Value: def.EpsilonSteps},
 	}
 	flags = append(flags, agentFlags()...)
