@@ -45,48 +45,57 @@ func (f *File) Stamp(now time.Time) {
 	f.Created = now.UTC().Format(time.RFC3339)
 }
 
-// Save writes f to path atomically. It writes a temporary file in the same folder, syncs
-// it to disk, renames it over path and syncs the folder. A crash thus leaves either the old
-// file or the new one, never a partial file.
+// Save writes f to path atomically with WriteFileAtomic.
 func Save(path string, f *File) error {
 	data, err := msgpack.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("checkpoints: encode %s: %w", path, err)
 	}
+	if err := WriteFileAtomic(path, data); err != nil {
+		return fmt.Errorf("checkpoints: %w", err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path, creating its folder if needed. It writes a
+// temporary file in the same folder, syncs it to disk, renames it over path and syncs the
+// folder. A crash thus leaves either the old file or the new one, never a partial file.
+// Errors name the file.
+func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("checkpoints: create folder for %s: %w", path, err)
+		return fmt.Errorf("create folder for %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("checkpoints: save %s: %w", path, err)
+		return fmt.Errorf("save %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly once the rename has happened
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("checkpoints: write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return fmt.Errorf("checkpoints: set permissions of %s: %w", tmp.Name(), err)
+		return fmt.Errorf("set permissions of %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("checkpoints: sync %s: %w", tmp.Name(), err)
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoints: close %s: %w", tmp.Name(), err)
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("checkpoints: rename %s to %s: %w", tmp.Name(), path, err)
+		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("checkpoints: open folder %s to sync it: %w", dir, err)
+		return fmt.Errorf("open folder %s to sync it: %w", dir, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("checkpoints: sync folder %s: %w", dir, err)
+		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -214,33 +213,15 @@ func slateError(slate []int32, m int32) error {
 	return nil
 }
 
-// WriteSlateLog writes l to path atomically, through a temporary file in the same folder.
+// WriteSlateLog writes l to path atomically with checkpoints.WriteFileAtomic, replacing
+// any file at path. Callers that must keep an existing file check for it first.
 func WriteSlateLog(path string, l *SlateLog) error {
 	data, err := msgpack.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("rl: encode slate log %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("rl: create folder for %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := checkpoints.WriteFileAtomic(path, data); err != nil {
 		return fmt.Errorf("rl: write slate log: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rl: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rl: set permissions of %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("rl: close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rl: write slate log %s: %w", path, err)
 	}
 	return nil
 }

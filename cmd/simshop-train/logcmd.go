@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -24,7 +26,8 @@ func logCommand() *cli.Command {
 		&cli.Float64Flag{Name: "epsilon", Usage: "share ε, from 0 to 1, of a uniform choice mixed into each item's probability", Value: 0.1},
 		&cli.IntFlag{Name: "sessions", Usage: "complete sessions to log", Value: 2000},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of the logged shoppers and of the policy's draws; the shoppers differ from those of training and evaluation with the same seed", Value: 1},
-		&cli.StringFlag{Name: "out", Usage: "slate log `FILE` to write, required"},
+		&cli.StringFlag{Name: "out", Usage: "slate log `FILE` to write, required; it must not exist unless --force is set"},
+		&cli.BoolFlag{Name: "force", Usage: "replace the --out file if it exists"},
 		&cli.BoolFlag{Name: "propensities", Usage: "record the propensities; false leaves them out, as in the logs of a shop that did not keep them, and train --from-log then estimates them", Value: true},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions of the logging policy after logging, with the seeds of compare --seed 1; 0 skips it", Value: 500},
 	}
@@ -45,6 +48,9 @@ func runLog(c *cli.Context) error {
 	out := c.String("out")
 	if out == "" {
 		return fmt.Errorf("--out FILE is required: the slate log to write, such as --out logs/popularity.msgpack")
+	}
+	if err := checkLogOut(out, c.Bool("force")); err != nil {
+		return err
 	}
 	if !c.IsSet("persona") {
 		return fmt.Errorf("--persona is required; choose one of %s, or a weighted mix such as cheap_blue:0.5,value_seeker:0.5", strings.Join(simenv.PersonaNames, ", "))
@@ -107,6 +113,10 @@ func runLog(c *cli.Context) error {
 	if !c.Bool("propensities") {
 		l.Propensities = nil
 	}
+	// Logging takes a while, so a file may have appeared at out since the first check.
+	if err := checkLogOut(out, c.Bool("force")); err != nil {
+		return err
+	}
 	if err := rl.WriteSlateLog(out, l); err != nil {
 		return err
 	}
@@ -127,6 +137,26 @@ func runLog(c *cli.Context) error {
 		}
 		printTable(os.Stdout, []rl.Result{res})
 		fmt.Fprintf(os.Stdout, "the logging policy evaluated with --seed 1 --episodes %d\n", episodes)
+	}
+	return nil
+}
+
+// checkLogOut rejects an --out path that is a folder, or an existing file unless force is
+// set, so that log never replaces a checkpoint or an earlier log by mistake.
+func checkLogOut(path string, force bool) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s cannot be checked: %w", path, err)
+	}
+	if st.IsDir() {
+		return fmt.Errorf("--out %s is a folder; give the path of the slate log file to write, such as --out %s",
+			path, filepath.Join(path, "log.msgpack"))
+	}
+	if !force {
+		return fmt.Errorf("--out %s already exists; choose another path, or add --force to replace it", path)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/simshop/simshop/checkpoints"
+	"github.com/simshop/simshop/rl"
 )
 
 // logTiny records a slate log of 30 cheap_blue sessions on a generated 20-item catalog.
@@ -125,4 +126,45 @@ func checkpointOf(t *testing.T, dir string) string {
 	out := filepath.Join(dir, "dqn")
 	trainTiny(t, out, "--steps", "100", "--eval-episodes", "1")
 	return checkpointPath(out)
+}
+
+// TestLogKeepsExistingOut checks that log rejects an existing --out file or a folder
+// before it plays, keeps the file's bytes, and replaces the file with --force.
+func TestLogKeepsExistingOut(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "model.msgpack")
+	content := []byte("a trained checkpoint")
+	writeFile(t, existing, content)
+
+	r := execute(t, "log", "--persona", "cheap_blue", "--items", "20", "--sessions", "5", "--out", existing, "--eval-episodes", "0")
+	if r.code == 0 || !strings.Contains(r.stderr, "--out "+existing+" already exists") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant an error that names %s and --force", r.code, r.stderr, existing)
+	}
+	if got, err := os.ReadFile(existing); err != nil || string(got) != string(content) {
+		t.Errorf("the existing file now contains %q (error %v), want %q", got, err, content)
+	}
+
+	r = execute(t, "log", "--persona", "cheap_blue", "--items", "20", "--sessions", "5", "--out", dir, "--eval-episodes", "0")
+	if r.code == 0 || !strings.Contains(r.stderr, "--out "+dir+" is a folder") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant an error saying that --out is a folder", r.code, r.stderr)
+	}
+
+	r = mustExecute(t, "log", "--persona", "cheap_blue", "--items", "20", "--sessions", "5", "--out", existing, "--eval-episodes", "0", "--force")
+	if !strings.Contains(r.stdout, "logged 5 sessions") {
+		t.Errorf("log --force printed:\n%s", r.stdout)
+	}
+	data, err := os.ReadFile(existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rl.DecodeSlateLog(data); err != nil {
+		t.Errorf("log --force left a file that is not a slate log: %v", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("the folder contains %d entries after log --force, want only %s", len(entries), existing)
+	}
 }
