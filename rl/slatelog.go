@@ -26,10 +26,21 @@ const (
 	// maxSlateLogSize bounds what ReadSlateLog reads into memory.
 	maxSlateLogSize = 1 << 30
 
-	// maxSlateLogElements bounds the declared array elements of a log, about 3 million
-	// steps of slates of 3 (9 elements a step). Decoded, they take at most 8 bytes each.
-	maxSlateLogElements = 1 << 25
+	// MaxSlateLogElements bounds the declared array elements that ReadSlateLog accepts,
+	// about 3 million steps of slates of 3 (9 elements a step). Decoded, they take at most
+	// 8 bytes each.
+	MaxSlateLogElements = 1 << 25
 )
+
+// MaxLogSessions returns the largest number of sessions, in a shop with slates of
+// slateSize items and sessions of at most maxSteps slates, whose log ReadSlateLog reads
+// whatever the sessions' lengths. A session adds one length and, per slate, 2·slateSize
+// elements (items and propensities) and 3 (click, purchase, reward). It returns 0 when
+// even one session of maxSteps slates could exceed the limit.
+func MaxLogSessions(slateSize, maxSteps int) int {
+	perSession := 1 + int64(maxSteps)*(2*int64(slateSize)+3)
+	return int(MaxSlateLogElements / perSession)
+}
 
 // SlateLog is a log of complete sessions that a logging policy played.
 type SlateLog struct {
@@ -257,7 +268,7 @@ var errNotSlateLog = errors.New("rl: the file is not a SimShop slate log; record
 // the msgpack structure before decoding, so that corrupt lengths cost no allocation, and
 // then the magic and version.
 func DecodeSlateLog(data []byte) (*SlateLog, error) {
-	if err := checkpoints.CheckMsgpack(data, maxSlateLogElements); err != nil {
+	if err := checkpoints.CheckMsgpack(data, MaxSlateLogElements); err != nil {
 		if len(data) == 0 || data[0]&0xf0 != 0x80 && data[0] != 0xde && data[0] != 0xdf {
 			return nil, errNotSlateLog
 		}

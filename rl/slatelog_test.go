@@ -543,3 +543,26 @@ func TestPlackettLuceLossGradient(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxLogSessionsBound checks that MaxLogSessions sessions of the maximum length fit
+// the reader's element limit and that one session more does not.
+func TestMaxLogSessionsBound(t *testing.T) {
+	for _, tc := range []struct{ slateSize, maxSteps int }{{3, 30}, {1, 1}, {5, 200}, {3, 3728270}} {
+		perSession := 1 + tc.maxSteps*(2*tc.slateSize+3)
+		limit := MaxLogSessions(tc.slateSize, tc.maxSteps)
+		if limit < 1 {
+			t.Errorf("MaxLogSessions(%d, %d) = %d, want at least 1", tc.slateSize, tc.maxSteps, limit)
+		}
+		if limit*perSession > MaxSlateLogElements {
+			t.Errorf("MaxLogSessions(%d, %d) = %d sessions of %d elements exceed the limit %d",
+				tc.slateSize, tc.maxSteps, limit, perSession, MaxSlateLogElements)
+		}
+		if (limit+1)*perSession <= MaxSlateLogElements {
+			t.Errorf("MaxLogSessions(%d, %d) = %d, but %d sessions of %d elements fit the limit %d",
+				tc.slateSize, tc.maxSteps, limit, limit+1, perSession, MaxSlateLogElements)
+		}
+	}
+	if got := MaxLogSessions(3, 3728271); got != 0 {
+		t.Errorf("MaxLogSessions(3, 3728271) = %d, want 0 because one session exceeds the limit", got)
+	}
+}

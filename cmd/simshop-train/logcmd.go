@@ -94,6 +94,9 @@ func runLog(c *cli.Context) error {
 	if err := shop.Validate(cat); err != nil {
 		return err
 	}
+	if err := checkLogSessions(c.Int("sessions"), shop); err != nil {
+		return err
+	}
 	policy, err := rl.NewLoggingPolicy(info, scorer, cat, shop.SlateSize)
 	if err != nil {
 		return err
@@ -157,6 +160,22 @@ func checkLogOut(path string, force bool) error {
 	}
 	if !force {
 		return fmt.Errorf("--out %s already exists; choose another path, or add --force to replace it", path)
+	}
+	return nil
+}
+
+// checkLogSessions rejects a --sessions value whose log train --from-log might not read,
+// because sessions of the maximum length would exceed the reader's limit on elements.
+func checkLogSessions(sessions int, shop simenv.Config) error {
+	limit := rl.MaxLogSessions(shop.SlateSize, shop.MaxSteps)
+	if limit == 0 {
+		maxSteps := (rl.MaxSlateLogElements - 1) / (2*shop.SlateSize + 3)
+		return fmt.Errorf("--max-steps %d is too large: one session of %d slates of %d items could exceed the %d array elements that train --from-log reads; "+
+			"use --max-steps %d or fewer", shop.MaxSteps, shop.MaxSteps, shop.SlateSize, rl.MaxSlateLogElements, maxSteps)
+	}
+	if sessions > limit {
+		return fmt.Errorf("--sessions %d is too many: sessions of up to %d slates of %d items could exceed the %d array elements that train --from-log reads; "+
+			"use --sessions %d or fewer", sessions, shop.MaxSteps, shop.SlateSize, rl.MaxSlateLogElements, limit)
 	}
 	return nil
 }
