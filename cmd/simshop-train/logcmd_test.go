@@ -109,6 +109,7 @@ func TestFromLogRejectsBadInput(t *testing.T) {
 		{"returning shoppers", []string{"--return-prob", "0.5"}, "--return-prob 0.5"},
 		{"temperature 0", []string{"--temperature", "0"}, "logging temperature 0 is invalid"},
 		{"unknown policy", []string{"--policy", "filtered"}, "--policy filtered is neither popularity, random nor a loadable checkpoint"},
+		{"propensity underflow", []string{"--temperature", "0.001", "--epsilon", "0"}, "raise --temperature, or --epsilon above 0"},
 		{"too many sessions", []string{"--sessions", "600000"}, "--sessions 600000 is too many"},
 		{"sessions at most", []string{"--sessions", "600000"}, "use --sessions 123817 or fewer"},
 		{"too long sessions", []string{"--max-steps", "4000000"}, "use --max-steps 3728270 or fewer"},
