@@ -21,7 +21,7 @@ import (
 
 func logCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "policy", Usage: "logging policy: " + strings.Join(rl.LoggingBases, ", ") + ", or a checkpoint `FILE` of a DQN or REINFORCE model", Value: "popularity"},
+		&cli.StringFlag{Name: "policy", Usage: "logging policy `NAME`, " + strings.Join(rl.LoggingBases, " or ") + ", or the checkpoint FILE of a DQN or REINFORCE model", Value: "popularity"},
 		&cli.Float64Flag{Name: "temperature", Usage: "temperature τ of the softmax over the policy's scores; popularity scores are −rank", Value: 1},
 		&cli.Float64Flag{Name: "epsilon", Usage: "share ε, from 0 to 1, of a uniform choice mixed into each item's probability", Value: 0.1},
 		&cli.IntFlag{Name: "sessions", Usage: "complete sessions to log", Value: 2000},
@@ -73,12 +73,15 @@ func runLog(c *cli.Context) error {
 			return err
 		}
 	} else {
+		if err := checkPolicyFile(info.Base); err != nil {
+			return err
+		}
 		if cat, err = loadCatalog(c, true); err != nil {
 			return err
 		}
 		var m *model
 		if m, cat, err = loadModel(info.Base, cat); err != nil {
-			return fmt.Errorf("--policy %s is neither %s nor a loadable checkpoint: %w", info.Base, strings.Join(rl.LoggingBases, ", "), err)
+			return fmt.Errorf("--policy %s was loaded as a checkpoint and failed: %w", info.Base, err)
 		}
 		if scorer, err = scorerOf(m.agent); err != nil {
 			return err
@@ -178,6 +181,22 @@ func checkLogSessions(sessions int, shop simenv.Config) error {
 			"use --sessions %d or fewer", sessions, shop.MaxSteps, shop.SlateSize, rl.MaxSlateLogElements, limit)
 	}
 	return nil
+}
+
+// checkPolicyFile returns an error unless path, a --policy value that is not one of
+// rl.LoggingBases, names a file. A recommender's name gets the reason it cannot log.
+func checkPolicyFile(path string) error {
+	_, err := os.Stat(path)
+	if err == nil {
+		return nil
+	}
+	valid := strings.Join(rl.LoggingBases, ", ") + ", or the checkpoint FILE of a DQN or REINFORCE model"
+	recommenders := append(append([]string{"oracle"}, rl.BaselineNames...), rl.ReferenceNames...)
+	if slices.Contains(recommenders, path) {
+		return fmt.Errorf("--policy %s is a recommender but not a logging policy (the section Logging policies of docs/logged-data.md explains why); use %s",
+			path, valid)
+	}
+	return fmt.Errorf("--policy %s is neither a logging policy nor a checkpoint file (%v); use %s", path, err, valid)
 }
 
 // scorerOf returns the item scorer of a trained agent, for a logging policy.

@@ -78,6 +78,7 @@ func TestFromLogRejectsBadInput(t *testing.T) {
 	}
 	truncated := filepath.Join(dir, "truncated.msgpack")
 	writeFile(t, truncated, data[:len(data)/2])
+	dqn := checkpointOf(t, dir)
 
 	cases := []struct {
 		name string
@@ -89,7 +90,7 @@ func TestFromLogRejectsBadInput(t *testing.T) {
 		{"other catalog", []string{"--from-log", logPath, "--agent", "reinforce", "--items", "21"}, "pass the catalog flags"},
 		{"truncated log", []string{"--from-log", truncated, "--agent", "reinforce", "--items", "20"}, "truncated or corrupted"},
 		{"missing log", []string{"--from-log", filepath.Join(dir, "none.msgpack"), "--agent", "reinforce", "--items", "20"}, "no such file"},
-		{"checkpoint as log", []string{"--from-log", checkpointOf(t, dir), "--agent", "reinforce", "--items", "20"}, "not a SimShop slate log"},
+		{"checkpoint as log", []string{"--from-log", dqn, "--agent", "reinforce", "--items", "20"}, "not a SimShop slate log"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,7 +109,11 @@ func TestFromLogRejectsBadInput(t *testing.T) {
 	}{
 		{"returning shoppers", []string{"--return-prob", "0.5"}, "--return-prob 0.5"},
 		{"temperature 0", []string{"--temperature", "0"}, "logging temperature 0 is invalid"},
-		{"unknown policy", []string{"--policy", "filtered"}, "--policy filtered is neither popularity, random nor a loadable checkpoint"},
+		{"filtered policy", []string{"--policy", "filtered"}, "--policy filtered is a recommender but not a logging policy"},
+		{"oracle policy", []string{"--policy", "oracle"}, "--policy oracle is a recommender but not a logging policy"},
+		{"valid policies", []string{"--policy", "linucb"}, "use popularity, random, or the checkpoint FILE"},
+		{"missing policy", []string{"--policy", filepath.Join(dir, "none.msgpack")}, "is neither a logging policy nor a checkpoint file"},
+		{"policy other catalog", []string{"--policy", dqn, "--items", "21"}, "--policy " + dqn + " was loaded as a checkpoint and failed: load model"},
 		{"propensity underflow", []string{"--temperature", "0.001", "--epsilon", "0"}, "raise --temperature, or --epsilon above 0"},
 		{"too many sessions", []string{"--sessions", "600000"}, "--sessions 600000 is too many"},
 		{"sessions at most", []string{"--sessions", "600000"}, "use --sessions 123817 or fewer"},
