@@ -118,10 +118,30 @@ func Load(path string) (*File, error) {
 	}
 	f, err := Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoints: load %s: %w", path, err)
+		return nil, loadError(path, err)
 	}
 	return f, nil
 }
+
+// ErrSlateLog is the error of Decode for a slate log, which is not a checkpoint.
+var ErrSlateLog = errors.New("the file is a slate log, not a checkpoint")
+
+// loadError returns the error of loading the file at path, given the error of Decode.
+func loadError(path string, err error) error {
+	if errors.Is(err, ErrSlateLog) {
+		return slateLogError{path}
+	}
+	return fmt.Errorf("checkpoints: load %s: %w", path, err)
+}
+
+// slateLogError is the error of Load for the slate log at path. It matches ErrSlateLog.
+type slateLogError struct{ path string }
+
+func (e slateLogError) Error() string {
+	return fmt.Sprintf("checkpoints: %s is a slate log, not a checkpoint; train from it with train --agent reinforce --from-log %s", e.path, e.path)
+}
+
+func (e slateLogError) Is(target error) bool { return target == ErrSlateLog }
 
 // Decode parses and checks a checkpoint held in memory. Before decoding, it checks the
 // header and the limits of checkStructure, so that a corrupt or hostile file cannot make
@@ -195,6 +215,9 @@ func checkHeader(data []byte) error {
 		case "magic":
 			if magic, ok = h.readString(); !ok {
 				return errors.New(`the file is not a SimShop checkpoint: field "magic" is not a string`)
+			}
+			if magic == SlateLogMagic {
+				return ErrSlateLog
 			}
 		case "format_version":
 			if version, ok = h.readInt(); !ok {

@@ -20,7 +20,7 @@ import (
 // docs/logged-data.md. The steps are stored column by column, one flat array per field
 // over all sessions, so that a decoder allocates at most 8 bytes per byte of the file.
 const (
-	SlateLogMagic   = "simshop-slate-log"
+	SlateLogMagic   = checkpoints.SlateLogMagic
 	SlateLogVersion = 1
 
 	// maxSlateLogSize bounds what ReadSlateLog reads into memory.
@@ -252,6 +252,10 @@ func ReadSlateLog(path string, cat *simenv.Catalog) (*SlateLog, error) {
 		return nil, fmt.Errorf("rl: slate log %s is larger than %d bytes; record fewer sessions per log", path, maxSlateLogSize)
 	}
 	l, err := DecodeSlateLog(data)
+	if errors.Is(err, errCheckpointNotLog) {
+		return nil, fmt.Errorf("rl: %s is a checkpoint, not a slate log; evaluate it with eval --model %s, or record a slate log with simshop-train log",
+			path, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
@@ -263,6 +267,9 @@ func ReadSlateLog(path string, cat *simenv.Catalog) (*SlateLog, error) {
 
 // errNotSlateLog is the error of data that is not a slate log at all.
 var errNotSlateLog = errors.New("rl: the file is not a SimShop slate log; record one with simshop-train log")
+
+// errCheckpointNotLog is the error of a checkpoint read as a slate log.
+var errCheckpointNotLog = errors.New("rl: the file is a SimShop checkpoint, not a slate log")
 
 // DecodeSlateLog decodes a slate log from data without validating its content. It checks
 // the msgpack structure before decoding, so that corrupt lengths cost no allocation, and
@@ -278,7 +285,13 @@ func DecodeSlateLog(data []byte) (*SlateLog, error) {
 		Magic   string `msgpack:"magic"`
 		Version int    `msgpack:"version"`
 	}
-	if err := msgpack.Unmarshal(data, &header); err != nil || header.Magic != SlateLogMagic {
+	if err := msgpack.Unmarshal(data, &header); err != nil {
+		return nil, errNotSlateLog
+	}
+	if header.Magic == checkpoints.Magic {
+		return nil, errCheckpointNotLog
+	}
+	if header.Magic != SlateLogMagic {
 		return nil, errNotSlateLog
 	}
 	if header.Version != SlateLogVersion {

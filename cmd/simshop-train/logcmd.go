@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/rl"
 	"github.com/simshop/simshop/simenv"
 )
@@ -80,7 +81,11 @@ func runLog(c *cli.Context) error {
 			return err
 		}
 		var m *model
-		if m, cat, err = loadModel(info.Base, cat); err != nil {
+		m, cat, err = loadModel(info.Base, cat)
+		if errors.Is(err, checkpoints.ErrSlateLog) {
+			return err
+		}
+		if err != nil {
 			return fmt.Errorf("--policy %s was loaded as a checkpoint and failed: %w", info.Base, err)
 		}
 		if scorer, err = scorerOf(m.agent); err != nil {

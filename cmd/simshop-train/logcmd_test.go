@@ -90,7 +90,7 @@ func TestFromLogRejectsBadInput(t *testing.T) {
 		{"other catalog", []string{"--from-log", logPath, "--agent", "reinforce", "--items", "21"}, "pass the catalog flags"},
 		{"truncated log", []string{"--from-log", truncated, "--agent", "reinforce", "--items", "20"}, "truncated or corrupted"},
 		{"missing log", []string{"--from-log", filepath.Join(dir, "none.msgpack"), "--agent", "reinforce", "--items", "20"}, "no such file"},
-		{"checkpoint as log", []string{"--from-log", dqn, "--agent", "reinforce", "--items", "20"}, "not a SimShop slate log"},
+		{"checkpoint as log", []string{"--from-log", dqn, "--agent", "reinforce", "--items", "20"}, dqn + " is a checkpoint, not a slate log"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,5 +175,30 @@ func TestLogKeepsExistingOut(t *testing.T) {
 	}
 	if len(entries) != 1 {
 		t.Errorf("the folder contains %d entries after log --force, want only %s", len(entries), existing)
+	}
+}
+
+// TestSlateLogAsCheckpoint checks that every command that reads a checkpoint names a slate
+// log given in its place and how to train from it.
+func TestSlateLogAsCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "log.msgpack")
+	logTiny(t, logPath, "--eval-episodes", "0")
+	want := logPath + " is a slate log, not a checkpoint; train from it with train --agent reinforce --from-log " + logPath
+
+	for _, args := range [][]string{
+		{"compare", "--model", logPath, "--persona", "cheap_blue", "--items", "20", "--episodes", "2"},
+		{"eval", "--model", logPath, "--persona", "cheap_blue", "--episodes", "2"},
+		{"inspect", logPath},
+		{"export", "--model", logPath, "--output", filepath.Join(dir, "model.onnx")},
+		{"train", "--resume", logPath, "--out", filepath.Join(dir, "run")},
+		{"log", "--policy", logPath, "--persona", "cheap_blue", "--out", filepath.Join(dir, "again.msgpack")},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			r := execute(t, args...)
+			if r.code == 0 || !strings.Contains(r.stderr, want) {
+				t.Errorf("exit code %d, stderr:\n%s\nwant an error containing %q", r.code, r.stderr, want)
+			}
+		})
 	}
 }
