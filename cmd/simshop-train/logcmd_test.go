@@ -202,3 +202,37 @@ func TestSlateLogAsCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestFromLogSIGINT checks that an interrupted from-log run saves its checkpoint and
+// offers eval and on-policy training, not a resume from the log.
+func TestFromLogSIGINT(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "log.msgpack")
+	logTiny(t, logPath, "--eval-episodes", "0")
+	out := filepath.Join(dir, "run")
+	p := startBinary(t, "train", "--from-log", logPath, "--out", out, "--agent", "reinforce", "--items", "20",
+		"--steps", "10000000", "--log-every", "200", "--batch-states", "32", "--hidden", "16")
+	p.waitFor(t, "msg=progress")
+	if code := p.interrupt(t); code != 130 {
+		t.Fatalf("exit code %d; want 130 after a handled interrupt\nstderr:\n%s", code, p.stderr.String())
+	}
+
+	stderr := p.stderr.String()
+	latest := checkpointPath(out)
+	for _, want := range []string{
+		"A from-log run cannot be resumed",
+		binPath + " eval --model " + latest + " --seed 1\n",
+		"train it further on-policy",
+		binPath + " train --resume " + latest + " --out " + out + " --steps 10000000\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "--from-log "+logPath+" --resume") || strings.Contains(stderr, "Continue with") {
+		t.Errorf("stderr offers to continue the from-log run:\n%s", stderr)
+	}
+	if _, err := checkpoints.Load(latest); err != nil {
+		t.Errorf("load the checkpoint after SIGINT: %v", err)
+	}
+}
