@@ -55,10 +55,10 @@ var LoggingBases = []string{"popularity", "random"}
 // not nil, any name for the scorer's policy.
 func NewLoggingPolicy(info LoggingPolicyInfo, scorer Scorer, cat *simenv.Catalog, slateSize int) (*LoggingPolicy, error) {
 	if !(info.Temperature > 0) || math.IsInf(info.Temperature, 1) {
-		return nil, fmt.Errorf("rl: logging temperature %v is invalid; use a positive number such as 1", info.Temperature)
+		return nil, fmt.Errorf("rl: logging temperature %v (--temperature) is invalid; use a positive number such as 1", info.Temperature)
 	}
 	if !(info.Epsilon >= 0 && info.Epsilon <= 1) {
-		return nil, fmt.Errorf("rl: logging uniform share %v is invalid; use a number from 0 to 1, such as 0.1", info.Epsilon)
+		return nil, fmt.Errorf("rl: logging uniform share %v (--epsilon) is invalid; use a number from 0 to 1, such as 0.1", info.Epsilon)
 	}
 	p := &LoggingPolicy{Info: info, catalog: cat, k: slateSize, scorer: scorer,
 		scores: make([]float64, cat.Len()), probs: make([]float64, cat.Len())}

@@ -32,7 +32,14 @@ func logCommand() *cli.Command {
 		&cli.BoolFlag{Name: "propensities", Usage: "record the propensities; false leaves them out, as in the logs of a shop that did not keep them, and train --from-log then estimates them", Value: true},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions of the logging policy after logging, with the seeds of compare --seed 1; 0 skips it", Value: 500},
 	}
-	flags = append(flags, shopFlags(populationUsage)...)
+	// Logs support only shoppers who never return, so --return-prob is hidden, and runLog
+	// rejects any value but 0 with the reason.
+	for _, f := range shopFlags(populationUsage) {
+		if rp, ok := f.(*cli.Float64Flag); ok && rp.Name == "return-prob" {
+			rp.Hidden = true
+		}
+		flags = append(flags, f)
+	}
 	flags = append(flags, catalogFlags()...)
 	return &cli.Command{
 		Name:   "log",

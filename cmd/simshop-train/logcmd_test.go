@@ -90,6 +90,8 @@ func TestFromLogRejectsBadInput(t *testing.T) {
 		{"other catalog", []string{"--from-log", logPath, "--agent", "reinforce", "--items", "21"}, "pass the catalog flags"},
 		{"truncated log", []string{"--from-log", truncated, "--agent", "reinforce", "--items", "20"}, "truncated or corrupted"},
 		{"missing log", []string{"--from-log", filepath.Join(dir, "none.msgpack"), "--agent", "reinforce", "--items", "20"}, "no such file"},
+		{"max weight 0", []string{"--from-log", logPath, "--agent", "reinforce", "--items", "20", "--max-weight", "0"}, "importance-weight cap 0 (--max-weight) is invalid"},
+		{"batch states 0", []string{"--from-log", logPath, "--agent", "reinforce", "--items", "20", "--batch-states", "0"}, "0 states per update (--batch-states) is invalid"},
 		{"checkpoint as log", []string{"--from-log", dqn, "--agent", "reinforce", "--items", "20"}, dqn + " is a checkpoint, not a slate log"},
 	}
 	for _, tc := range cases {
@@ -108,7 +110,8 @@ func TestFromLogRejectsBadInput(t *testing.T) {
 		want string
 	}{
 		{"returning shoppers", []string{"--return-prob", "0.5"}, "--return-prob 0.5"},
-		{"temperature 0", []string{"--temperature", "0"}, "logging temperature 0 is invalid"},
+		{"temperature 0", []string{"--temperature", "0"}, "logging temperature 0 (--temperature) is invalid"},
+		{"epsilon 2", []string{"--epsilon", "2"}, "logging uniform share 2 (--epsilon) is invalid"},
 		{"filtered policy", []string{"--policy", "filtered"}, "--policy filtered is a recommender but not a logging policy"},
 		{"oracle policy", []string{"--policy", "oracle"}, "--policy oracle is a recommender but not a logging policy"},
 		{"valid policies", []string{"--policy", "linucb"}, "use popularity, random, or the checkpoint FILE"},
@@ -234,5 +237,17 @@ func TestFromLogSIGINT(t *testing.T) {
 	}
 	if _, err := checkpoints.Load(latest); err != nil {
 		t.Errorf("load the checkpoint after SIGINT: %v", err)
+	}
+}
+
+// TestLogHelpHidesReturnProb checks that log's help leaves out --return-prob, which log
+// rejects unless it is 0, and shows --policy as a NAME.
+func TestLogHelpHidesReturnProb(t *testing.T) {
+	help := mustExecute(t, "log", "--help").stdout
+	if strings.Contains(help, "--return-prob") {
+		t.Errorf("log --help lists --return-prob:\n%s", help)
+	}
+	if !strings.Contains(help, "--policy NAME") || !strings.Contains(help, "popularity or random") {
+		t.Errorf("log --help does not show --policy NAME with popularity and random:\n%s", help)
 	}
 }
