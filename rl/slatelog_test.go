@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/nn"
 	"github.com/simshop/simshop/simenv"
 )
@@ -564,5 +565,27 @@ func TestMaxLogSessionsBound(t *testing.T) {
 	}
 	if got := MaxLogSessions(3, 3728271); got != 0 {
 		t.Errorf("MaxLogSessions(3, 3728271) = %d, want 0 because one session exceeds the limit", got)
+	}
+}
+
+// TestSlateLogArrayElements checks the count behind MaxLogSessions against the encoding:
+// a log of S sessions and T slates of K items declares S + T·(2K+3) array elements.
+func TestSlateLogArrayElements(t *testing.T) {
+	const k = 3
+	l := &SlateLog{Magic: SlateLogMagic, Version: SlateLogVersion, Shop: simenv.Config{SlateSize: k, MaxSteps: 4}}
+	l.append(LoggedSession{Slates: []int32{0, 1, 2, 3, 4, 5}, Propensities: []float64{.1, .1, .1, .1, .1, .1},
+		Clicks: []int32{-1, 0}, Purchases: []bool{false, true}, Rewards: []float64{0, 1}})
+	l.append(LoggedSession{Slates: []int32{0, 1, 2}, Propensities: []float64{.1, .1, .1},
+		Clicks: []int32{2}, Purchases: []bool{false}, Rewards: []float64{0.5}})
+	data, err := msgpack.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elements := uint64(2 + 3*(2*k+3))
+	if err := checkpoints.CheckMsgpack(data, elements); err != nil {
+		t.Errorf("a log of %d elements fails a limit of %d: %v", elements, elements, err)
+	}
+	if err := checkpoints.CheckMsgpack(data, elements-1); err == nil {
+		t.Errorf("a log of %d elements passes a limit of %d, so the count misses an array", elements, elements-1)
 	}
 }
