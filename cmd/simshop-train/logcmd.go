@@ -196,7 +196,8 @@ func checkLogSessions(sessions int, shop simenv.Config) error {
 }
 
 // checkPolicyFile returns an error unless path, a --policy value that is not one of
-// rl.LoggingBases, names a file. A recommender's name gets the reason it cannot log.
+// rl.LoggingBases, names a file. A recommender's name gets an error that says it is not
+// a logging policy.
 func checkPolicyFile(path string) error {
 	_, err := os.Stat(path)
 	if err == nil {
