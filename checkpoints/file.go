@@ -45,48 +45,57 @@ func (f *File) Stamp(now time.Time) {
 	f.Created = now.UTC().Format(time.RFC3339)
 }
 
-// Save writes f to path atomically. It writes a temporary file in the same folder, syncs
-// it to disk, renames it over path and syncs the folder. A crash thus leaves either the old
-// file or the new one, never a partial file.
+// Save writes f to path atomically with WriteFileAtomic.
 func Save(path string, f *File) error {
 	data, err := msgpack.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("checkpoints: encode %s: %w", path, err)
 	}
+	if err := WriteFileAtomic(path, data); err != nil {
+		return fmt.Errorf("checkpoints: %w", err)
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path, creating its folder if needed. It writes a
+// temporary file in the same folder, syncs it to disk, renames it over path and syncs the
+// folder. A crash thus leaves either the old file or the new one, never a partial file.
+// Errors name the file.
+func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("checkpoints: create folder for %s: %w", path, err)
+		return fmt.Errorf("create folder for %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("checkpoints: save %s: %w", path, err)
+		return fmt.Errorf("save %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly once the rename has happened
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("checkpoints: write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return fmt.Errorf("checkpoints: set permissions of %s: %w", tmp.Name(), err)
+		return fmt.Errorf("set permissions of %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("checkpoints: sync %s: %w", tmp.Name(), err)
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoints: close %s: %w", tmp.Name(), err)
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("checkpoints: rename %s to %s: %w", tmp.Name(), path, err)
+		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("checkpoints: open folder %s to sync it: %w", dir, err)
+		return fmt.Errorf("open folder %s to sync it: %w", dir, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("checkpoints: sync folder %s: %w", dir, err)
+		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
 	return nil
 }
@@ -109,10 +118,30 @@ func Load(path string) (*File, error) {
 	}
 	f, err := Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoints: load %s: %w", path, err)
+		return nil, loadError(path, err)
 	}
 	return f, nil
 }
+
+// ErrSlateLog is the error of Decode for a slate log, which is not a checkpoint.
+var ErrSlateLog = errors.New("the file is a slate log, not a checkpoint")
+
+// loadError returns the error of loading the file at path, given the error of Decode.
+func loadError(path string, err error) error {
+	if errors.Is(err, ErrSlateLog) {
+		return slateLogError{path}
+	}
+	return fmt.Errorf("checkpoints: load %s: %w", path, err)
+}
+
+// slateLogError is the error of Load for the slate log at path. It matches ErrSlateLog.
+type slateLogError struct{ path string }
+
+func (e slateLogError) Error() string {
+	return fmt.Sprintf("checkpoints: %s is a slate log, not a checkpoint; train from it with train --agent reinforce --from-log %s", e.path, e.path)
+}
+
+func (e slateLogError) Is(target error) bool { return target == ErrSlateLog }
 
 // Decode parses and checks a checkpoint held in memory. Before decoding, it checks the
 // header and the limits of checkStructure, so that a corrupt or hostile file cannot make
@@ -186,6 +215,9 @@ func checkHeader(data []byte) error {
 		case "magic":
 			if magic, ok = h.readString(); !ok {
 				return errors.New(`the file is not a SimShop checkpoint: field "magic" is not a string`)
+			}
+			if magic == SlateLogMagic {
+				return ErrSlateLog
 			}
 		case "format_version":
 			if version, ok = h.readInt(); !ok {

@@ -2,6 +2,7 @@ package checkpoints
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -163,5 +164,31 @@ func TestFillSlicesChecksNamesAndShapes(t *testing.T) {
 	other, _ := nn.NewParams[float32](nn.Spec{Inputs: 5, Hidden: []int{4}, Outputs: 1, Activation: "relu"}, rand.New(rand.NewPCG(3, 3)))
 	if err := FillSlices(p, GraphOf(other).Initializers, dst, "initializers"); err == nil || !strings.Contains(err.Error(), "has shape [5 4], but the graph needs [3 4]") {
 		t.Errorf("shape mismatch: got %v", err)
+	}
+}
+
+// TestLoadSlateLog checks that Load names a slate log and the command that reads it.
+func TestLoadSlateLog(t *testing.T) {
+	// The header of a slate log, in the order of rl.SlateLog's fields.
+	log := struct {
+		Magic   string  `msgpack:"magic"`
+		Version int     `msgpack:"version"`
+		Lengths []int32 `msgpack:"lengths"`
+	}{SlateLogMagic, 1, []int32{1}}
+	data, err := msgpack.Marshal(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "log.msgpack")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(path)
+	if !errors.Is(err, ErrSlateLog) {
+		t.Errorf("Load of a slate log returned %v, want ErrSlateLog", err)
+	}
+	want := path + " is a slate log, not a checkpoint; train from it with train --agent reinforce --from-log " + path
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Load of a slate log returned %v, want an error containing %q", err, want)
 	}
 }

@@ -20,6 +20,10 @@ import (
 // Magic is the value of File.Magic in every SimShop checkpoint.
 const Magic = "SIMSHOP-CHECKPOINT"
 
+// SlateLogMagic is the magic string of the slate logs that package rl writes. Decode
+// recognizes it to reject a slate log with ErrSlateLog.
+const SlateLogMagic = "simshop-slate-log"
+
 // FormatVersion is the version this package writes and the newest it reads.
 const FormatVersion = 1
 

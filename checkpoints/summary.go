@@ -39,7 +39,7 @@ func LoadSummary(path string) (*File, int64, error) {
 	}
 	f, err := Decode(w.out.Bytes())
 	if err != nil {
-		return nil, 0, fmt.Errorf("checkpoints: load %s: %w", path, err)
+		return nil, 0, loadError(path, err)
 	}
 	return f, w.skipped, nil
 }

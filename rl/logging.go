@@ -55,10 +55,10 @@ var LoggingBases = []string{"popularity", "random"}
 // not nil, any name for the scorer's policy.
 func NewLoggingPolicy(info LoggingPolicyInfo, scorer Scorer, cat *simenv.Catalog, slateSize int) (*LoggingPolicy, error) {
 	if !(info.Temperature > 0) || math.IsInf(info.Temperature, 1) {
-		return nil, fmt.Errorf("rl: logging temperature %v is invalid; use a positive number such as 1", info.Temperature)
+		return nil, fmt.Errorf("rl: logging temperature %v (--temperature) is invalid; use a positive number such as 1", info.Temperature)
 	}
 	if !(info.Epsilon >= 0 && info.Epsilon <= 1) {
-		return nil, fmt.Errorf("rl: logging uniform share %v is invalid; use a number from 0 to 1, such as 0.1", info.Epsilon)
+		return nil, fmt.Errorf("rl: logging uniform share %v (--epsilon) is invalid; use a number from 0 to 1, such as 0.1", info.Epsilon)
 	}
 	p := &LoggingPolicy{Info: info, catalog: cat, k: slateSize, scorer: scorer,
 		scores: make([]float64, cat.Len()), probs: make([]float64, cat.Len())}
@@ -115,6 +115,12 @@ func (p *LoggingPolicy) Recommend(env *simenv.VecEnv, slates []int32) error {
 		slate := slates[i*p.k : (i+1)*p.k]
 		samplePlackettLuce(p.rngs[i], p.probs, slate)
 		for a, item := range slate {
+			if p.probs[item] == 0 {
+				// A bug-free β is 0 only where exp(s/τ) underflows, which the settings cause.
+				return fmt.Errorf("item %d was drawn with propensity 0, because exp(s/τ) underflows at temperature %g with uniform share ε = %g, "+
+					"and a learner cannot weight a slate item by 1/0; raise --temperature, or --epsilon above 0 to give every item at least ε/%d",
+					item, p.Info.Temperature, p.Info.Epsilon, m)
+			}
 			p.Propensities[i*p.k+a] = p.probs[item]
 		}
 	}

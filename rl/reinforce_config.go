@@ -75,11 +75,11 @@ func (c ReinforceConfig) Validate() error {
 	case !(c.MaxGradNorm >= 0):
 		return fmt.Errorf("rl: gradient-norm clip %g is invalid; use 0 to disable it or a positive value", c.MaxGradNorm)
 	case c.BatchStates < 1 || c.BatchStates > maxBatchSize:
-		return fmt.Errorf("rl: %d states per update is invalid; use 1 to %d", c.BatchStates, maxBatchSize)
+		return fmt.Errorf("rl: %d states per update (--batch-states) is invalid; use 1 to %d", c.BatchStates, maxBatchSize)
 	case !(c.EntropyCoef >= 0) || math.IsInf(c.EntropyCoef, 1):
 		return fmt.Errorf("rl: entropy coefficient %g is invalid; use 0 or a small positive value such as 0.01", c.EntropyCoef)
 	case !(c.MaxWeight >= 1) || math.IsInf(c.MaxWeight, 1):
-		return fmt.Errorf("rl: importance-weight cap %g is invalid; use a finite value of at least 1, such as 10", c.MaxWeight)
+		return fmt.Errorf("rl: importance-weight cap %g (--max-weight) is invalid; use a finite value of at least 1, such as 10", c.MaxWeight)
 	}
 	return validateSchedule(c.LRSchedule, c.LRFinal, c.LRSteps)
 }

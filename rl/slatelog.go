@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -21,16 +20,27 @@ import (
 // docs/logged-data.md. The steps are stored column by column, one flat array per field
 // over all sessions, so that a decoder allocates at most 8 bytes per byte of the file.
 const (
-	SlateLogMagic   = "simshop-slate-log"
+	SlateLogMagic   = checkpoints.SlateLogMagic
 	SlateLogVersion = 1
 
 	// maxSlateLogSize bounds what ReadSlateLog reads into memory.
 	maxSlateLogSize = 1 << 30
 
-	// maxSlateLogElements bounds the declared array elements of a log, about 3 million
-	// steps of slates of 3 (9 elements a step). Decoded, they take at most 8 bytes each.
-	maxSlateLogElements = 1 << 25
+	// MaxSlateLogElements bounds the declared array elements that ReadSlateLog accepts,
+	// about 3 million steps of slates of 3 (9 elements a step). Decoded, they take at most
+	// 8 bytes each.
+	MaxSlateLogElements = 1 << 25
 )
+
+// MaxLogSessions returns the largest number of sessions, in a shop with slates of
+// slateSize items and sessions of at most maxSteps slates, whose log ReadSlateLog reads
+// whatever the sessions' lengths. A session adds one length and, per slate, 2·slateSize
+// elements (items and propensities) and 3 (click, purchase, reward). It returns 0 when
+// even one session of maxSteps slates could exceed the limit.
+func MaxLogSessions(slateSize, maxSteps int) int {
+	perSession := 1 + int64(maxSteps)*(2*int64(slateSize)+3)
+	return int(MaxSlateLogElements / perSession)
+}
 
 // SlateLog is a log of complete sessions that a logging policy played.
 type SlateLog struct {
@@ -214,33 +224,15 @@ func slateError(slate []int32, m int32) error {
 	return nil
 }
 
-// WriteSlateLog writes l to path atomically, through a temporary file in the same folder.
+// WriteSlateLog writes l to path atomically with checkpoints.WriteFileAtomic, replacing
+// any file at path. Callers that must keep an existing file check for it first.
 func WriteSlateLog(path string, l *SlateLog) error {
 	data, err := msgpack.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("rl: encode slate log %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("rl: create folder for %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := checkpoints.WriteFileAtomic(path, data); err != nil {
 		return fmt.Errorf("rl: write slate log: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rl: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rl: set permissions of %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("rl: close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rl: write slate log %s: %w", path, err)
 	}
 	return nil
 }
@@ -260,6 +252,10 @@ func ReadSlateLog(path string, cat *simenv.Catalog) (*SlateLog, error) {
 		return nil, fmt.Errorf("rl: slate log %s is larger than %d bytes; record fewer sessions per log", path, maxSlateLogSize)
 	}
 	l, err := DecodeSlateLog(data)
+	if errors.Is(err, errCheckpointNotLog) {
+		return nil, fmt.Errorf("rl: %s is a checkpoint, not a slate log; evaluate it with eval --model %s, or record a slate log with simshop-train log",
+			path, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
@@ -272,11 +268,14 @@ func ReadSlateLog(path string, cat *simenv.Catalog) (*SlateLog, error) {
 // errNotSlateLog is the error of data that is not a slate log at all.
 var errNotSlateLog = errors.New("rl: the file is not a SimShop slate log; record one with simshop-train log")
 
+// errCheckpointNotLog is the error of a checkpoint read as a slate log.
+var errCheckpointNotLog = errors.New("rl: the file is a SimShop checkpoint, not a slate log")
+
 // DecodeSlateLog decodes a slate log from data without validating its content. It checks
 // the msgpack structure before decoding, so that corrupt lengths cost no allocation, and
 // then the magic and version.
 func DecodeSlateLog(data []byte) (*SlateLog, error) {
-	if err := checkpoints.CheckMsgpack(data, maxSlateLogElements); err != nil {
+	if err := checkpoints.CheckMsgpack(data, MaxSlateLogElements); err != nil {
 		if len(data) == 0 || data[0]&0xf0 != 0x80 && data[0] != 0xde && data[0] != 0xdf {
 			return nil, errNotSlateLog
 		}
@@ -286,7 +285,13 @@ func DecodeSlateLog(data []byte) (*SlateLog, error) {
 		Magic   string `msgpack:"magic"`
 		Version int    `msgpack:"version"`
 	}
-	if err := msgpack.Unmarshal(data, &header); err != nil || header.Magic != SlateLogMagic {
+	if err := msgpack.Unmarshal(data, &header); err != nil {
+		return nil, errNotSlateLog
+	}
+	if header.Magic == checkpoints.Magic {
+		return nil, errCheckpointNotLog
+	}
+	if header.Magic != SlateLogMagic {
 		return nil, errNotSlateLog
 	}
 	if header.Version != SlateLogVersion {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/nn"
 	"github.com/simshop/simshop/simenv"
 )
@@ -541,5 +542,50 @@ func TestPlackettLuceLossGradient(t *testing.T) {
 		if numeric := (lu - ld) / (2 * eps); math.Abs(numeric-analytic[j]) > 1e-7 {
 			t.Errorf("logit %d: analytic gradient %.10g, finite difference %.10g", j, analytic[j], numeric)
 		}
+	}
+}
+
+// TestMaxLogSessionsBound checks that MaxLogSessions sessions of the maximum length fit
+// the reader's element limit and that one session more does not.
+func TestMaxLogSessionsBound(t *testing.T) {
+	for _, tc := range []struct{ slateSize, maxSteps int }{{3, 30}, {1, 1}, {5, 200}, {3, 3728270}} {
+		perSession := 1 + tc.maxSteps*(2*tc.slateSize+3)
+		limit := MaxLogSessions(tc.slateSize, tc.maxSteps)
+		if limit < 1 {
+			t.Errorf("MaxLogSessions(%d, %d) = %d, want at least 1", tc.slateSize, tc.maxSteps, limit)
+		}
+		if limit*perSession > MaxSlateLogElements {
+			t.Errorf("MaxLogSessions(%d, %d) = %d sessions of %d elements exceed the limit %d",
+				tc.slateSize, tc.maxSteps, limit, perSession, MaxSlateLogElements)
+		}
+		if (limit+1)*perSession <= MaxSlateLogElements {
+			t.Errorf("MaxLogSessions(%d, %d) = %d, but %d sessions of %d elements fit the limit %d",
+				tc.slateSize, tc.maxSteps, limit, limit+1, perSession, MaxSlateLogElements)
+		}
+	}
+	if got := MaxLogSessions(3, 3728271); got != 0 {
+		t.Errorf("MaxLogSessions(3, 3728271) = %d, want 0 because one session exceeds the limit", got)
+	}
+}
+
+// TestSlateLogArrayElements checks the count behind MaxLogSessions against the encoding:
+// a log of S sessions and T slates of K items declares S + T·(2K+3) array elements.
+func TestSlateLogArrayElements(t *testing.T) {
+	const k = 3
+	l := &SlateLog{Magic: SlateLogMagic, Version: SlateLogVersion, Shop: simenv.Config{SlateSize: k, MaxSteps: 4}}
+	l.append(LoggedSession{Slates: []int32{0, 1, 2, 3, 4, 5}, Propensities: []float64{.1, .1, .1, .1, .1, .1},
+		Clicks: []int32{-1, 0}, Purchases: []bool{false, true}, Rewards: []float64{0, 1}})
+	l.append(LoggedSession{Slates: []int32{0, 1, 2}, Propensities: []float64{.1, .1, .1},
+		Clicks: []int32{2}, Purchases: []bool{false}, Rewards: []float64{0.5}})
+	data, err := msgpack.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elements := uint64(2 + 3*(2*k+3))
+	if err := checkpoints.CheckMsgpack(data, elements); err != nil {
+		t.Errorf("a log of %d elements fails a limit of %d: %v", elements, elements, err)
+	}
+	if err := checkpoints.CheckMsgpack(data, elements-1); err == nil {
+		t.Errorf("a log of %d elements passes a limit of %d, so the count misses an array", elements, elements-1)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,9 +33,31 @@ func envName(flag string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-func configFlag() cli.Flag {
-	return &cli.StringFlag{Name: "config", Usage: "YAML (.yaml, .yml) or TOML (.toml) `FILE` whose keys set flags, such as steps: 20000; " +
+// configExamples are the keys that --config's help shows, the first that a command has.
+var configExamples = []struct{ flag, value string }{{"steps", "20000"}, {"sessions", "2000"}, {"episodes", "500"}, {"seed", "1"}}
+
+// configFlag returns --config for a command with the given flags. Its help shows one of
+// configExamples that the command accepts.
+func configFlag(flags []cli.Flag) cli.Flag {
+	example := ""
+	for _, e := range configExamples {
+		if hasFlag(flags, e.flag) {
+			example = ", such as " + e.flag + ": " + e.value
+			break
+		}
+	}
+	return &cli.StringFlag{Name: "config", Usage: "YAML (.yaml, .yml) or TOML (.toml) `FILE` whose keys set flags" + example + "; " +
 		"the command line and " + envPrefix + "* environment variables take precedence"}
+}
+
+// hasFlag reports whether flags contains the flag of the given name.
+func hasFlag(flags []cli.Flag, name string) bool {
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // withConfig adds --config and an environment variable per flag to cmd, or to each of its
@@ -46,7 +69,7 @@ func withConfig(cmd *cli.Command) *cli.Command {
 		}
 		return cmd
 	}
-	cmd.Flags = append(cmd.Flags, configFlag())
+	cmd.Flags = append(cmd.Flags, configFlag(cmd.Flags))
 	for _, f := range cmd.Flags {
 		setEnvVars(f)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,5 +158,23 @@ func TestTrainWritesRunPlots(t *testing.T) {
 				t.Errorf("line %d: %s = %v; want %v as in metrics.csv", i+1, key, got, want)
 			}
 		}
+	}
+}
+
+// TestConfigExampleIsFlag checks that the key that --config's help shows as an example is
+// a flag of the same command.
+func TestConfigExampleIsFlag(t *testing.T) {
+	example := regexp.MustCompile(`whose keys set flags, such as ([a-z-]+): `)
+	for _, command := range []string{"train", "eval", "compare", "log"} {
+		t.Run(command, func(t *testing.T) {
+			help := mustExecute(t, command, "--help").stdout
+			m := example.FindStringSubmatch(help)
+			if m == nil {
+				t.Fatalf("%s --help shows no --config example:\n%s", command, help)
+			}
+			if !strings.Contains(help, "--"+m[1]+" ") {
+				t.Errorf("%s --help gives the --config example key %q, which is not one of its flags", command, m[1])
+			}
+		})
 	}
 }

@@ -4,31 +4,42 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/simshop/simshop/checkpoints"
 	"github.com/simshop/simshop/rl"
 	"github.com/simshop/simshop/simenv"
 )
 
 func logCommand() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "policy", Usage: "logging policy: " + strings.Join(rl.LoggingBases, ", ") + ", or a checkpoint `FILE` of a DQN or REINFORCE model", Value: "popularity"},
+		&cli.StringFlag{Name: "policy", Usage: "logging policy `NAME`, " + strings.Join(rl.LoggingBases, " or ") + ", or the checkpoint FILE of a DQN or REINFORCE model", Value: "popularity"},
 		&cli.Float64Flag{Name: "temperature", Usage: "temperature τ of the softmax over the policy's scores; popularity scores are −rank", Value: 1},
 		&cli.Float64Flag{Name: "epsilon", Usage: "share ε, from 0 to 1, of a uniform choice mixed into each item's probability", Value: 0.1},
 		&cli.IntFlag{Name: "sessions", Usage: "complete sessions to log", Value: 2000},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of the logged shoppers and of the policy's draws; the shoppers differ from those of training and evaluation with the same seed", Value: 1},
-		&cli.StringFlag{Name: "out", Usage: "slate log `FILE` to write, required"},
+		&cli.StringFlag{Name: "out", Usage: "slate log `FILE` to write, required; it must not exist unless --force is set"},
+		&cli.BoolFlag{Name: "force", Usage: "replace the --out file if it exists"},
 		&cli.BoolFlag{Name: "propensities", Usage: "record the propensities; false leaves them out, as in the logs of a shop that did not keep them, and train --from-log then estimates them", Value: true},
 		&cli.IntFlag{Name: "eval-episodes", Usage: "evaluation sessions of the logging policy after logging, with the seeds of compare --seed 1; 0 skips it", Value: 500},
 	}
-	flags = append(flags, shopFlags(populationUsage)...)
+	// Logs support only shoppers who never return, so --return-prob is hidden, and runLog
+	// rejects any value but 0 with the reason.
+	for _, f := range shopFlags(populationUsage) {
+		if rp, ok := f.(*cli.Float64Flag); ok && rp.Name == "return-prob" {
+			rp.Hidden = true
+		}
+		flags = append(flags, f)
+	}
 	flags = append(flags, catalogFlags()...)
 	return &cli.Command{
 		Name:   "log",
@@ -45,6 +56,9 @@ func runLog(c *cli.Context) error {
 	out := c.String("out")
 	if out == "" {
 		return fmt.Errorf("--out FILE is required: the slate log to write, such as --out logs/popularity.msgpack")
+	}
+	if err := checkLogOut(out, c.Bool("force")); err != nil {
+		return err
 	}
 	if !c.IsSet("persona") {
 		return fmt.Errorf("--persona is required; choose one of %s, or a weighted mix such as cheap_blue:0.5,value_seeker:0.5", strings.Join(simenv.PersonaNames, ", "))
@@ -67,12 +81,19 @@ func runLog(c *cli.Context) error {
 			return err
 		}
 	} else {
+		if err := checkPolicyFile(info.Base); err != nil {
+			return err
+		}
 		if cat, err = loadCatalog(c, true); err != nil {
 			return err
 		}
 		var m *model
-		if m, cat, err = loadModel(info.Base, cat); err != nil {
-			return fmt.Errorf("--policy %s is neither %s nor a loadable checkpoint: %w", info.Base, strings.Join(rl.LoggingBases, ", "), err)
+		m, cat, err = loadModel(info.Base, cat)
+		if errors.Is(err, checkpoints.ErrSlateLog) {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("--policy %s was loaded as a checkpoint and failed: %w", info.Base, err)
 		}
 		if scorer, err = scorerOf(m.agent); err != nil {
 			return err
@@ -86,6 +107,9 @@ func runLog(c *cli.Context) error {
 		ChoiceModel: c.String("choice-model"),
 	}.WithDefaults()
 	if err := shop.Validate(cat); err != nil {
+		return err
+	}
+	if err := checkLogSessions(c.Int("sessions"), shop); err != nil {
 		return err
 	}
 	policy, err := rl.NewLoggingPolicy(info, scorer, cat, shop.SlateSize)
@@ -106,6 +130,10 @@ func runLog(c *cli.Context) error {
 	}
 	if !c.Bool("propensities") {
 		l.Propensities = nil
+	}
+	// Logging takes a while, so a file may have appeared at out since the first check.
+	if err := checkLogOut(out, c.Bool("force")); err != nil {
+		return err
 	}
 	if err := rl.WriteSlateLog(out, l); err != nil {
 		return err
@@ -129,6 +157,59 @@ func runLog(c *cli.Context) error {
 		fmt.Fprintf(os.Stdout, "the logging policy evaluated with --seed 1 --episodes %d\n", episodes)
 	}
 	return nil
+}
+
+// checkLogOut rejects an --out path that is a folder, or an existing file unless force is
+// set, so that log never replaces a checkpoint or an earlier log by mistake.
+func checkLogOut(path string, force bool) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s cannot be checked: %w", path, err)
+	}
+	if st.IsDir() {
+		return fmt.Errorf("--out %s is a folder; give the path of the slate log file to write, such as --out %s",
+			path, filepath.Join(path, "log.msgpack"))
+	}
+	if !force {
+		return fmt.Errorf("--out %s already exists; choose another path, or add --force to replace it", path)
+	}
+	return nil
+}
+
+// checkLogSessions rejects a --sessions value whose log train --from-log might not read,
+// because sessions of the maximum length would exceed the reader's limit on elements.
+func checkLogSessions(sessions int, shop simenv.Config) error {
+	limit := rl.MaxLogSessions(shop.SlateSize, shop.MaxSteps)
+	if limit == 0 {
+		maxSteps := (rl.MaxSlateLogElements - 1) / (2*shop.SlateSize + 3)
+		return fmt.Errorf("--max-steps %d is too large: one session of %d slates of %d items could exceed the %d array elements that train --from-log reads; "+
+			"use --max-steps %d or fewer", shop.MaxSteps, shop.MaxSteps, shop.SlateSize, rl.MaxSlateLogElements, maxSteps)
+	}
+	if sessions > limit {
+		return fmt.Errorf("--sessions %d is too many: sessions of up to %d slates of %d items could exceed the %d array elements that train --from-log reads; "+
+			"use --sessions %d or fewer", sessions, shop.MaxSteps, shop.SlateSize, rl.MaxSlateLogElements, limit)
+	}
+	return nil
+}
+
+// checkPolicyFile returns an error unless path, a --policy value that is not one of
+// rl.LoggingBases, names a file. A recommender's name gets an error that says it is not
+// a logging policy.
+func checkPolicyFile(path string) error {
+	_, err := os.Stat(path)
+	if err == nil {
+		return nil
+	}
+	valid := strings.Join(rl.LoggingBases, ", ") + ", or the checkpoint FILE of a DQN or REINFORCE model"
+	recommenders := append(append([]string{"oracle"}, rl.BaselineNames...), rl.ReferenceNames...)
+	if slices.Contains(recommenders, path) {
+		return fmt.Errorf("--policy %s is a recommender but not a logging policy (the section Logging policies of docs/logged-data.md explains why); use %s",
+			path, valid)
+	}
+	return fmt.Errorf("--policy %s is neither a logging policy nor a checkpoint file (%v); use %s", path, err, valid)
 }
 
 // scorerOf returns the item scorer of a trained agent, for a logging policy.

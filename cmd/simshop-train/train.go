@@ -221,6 +221,13 @@ func runTrain(c *cli.Context) error {
 				return serr
 			}
 		}
+		if ctx.Err() != nil && c.String("from-log") != "" {
+			return interrupted(fmt.Sprintf("training from the log stopped by a signal at logged slate %d, and the checkpoint is saved. "+
+				"A from-log run cannot be resumed, because the checkpoint does not store the position in the log. "+
+				"Evaluate the checkpoint with\n  %s eval --model %s --seed %d\n"+
+				"or train it further on-policy, in the shop rather than from the log, with\n  %s train --resume %s --out %s --steps %d",
+				r.agent.TrainedSteps(), os.Args[0], ckptPath, r.seed, os.Args[0], ckptPath, out, total))
+		}
 		if ctx.Err() != nil {
 			// A resumed run saves its replay buffer only when asked again.
 			replay := ""
