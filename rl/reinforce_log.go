@@ -61,21 +61,10 @@ func (r *Reinforce) TrainFromLog(ctx context.Context, log *SlateLog, opt TrainOp
 		c.next++
 		r.learnSession(c.replay, session)
 		window.addSession(session)
-		for {
-			updated, err := r.Update()
-			if err != nil {
-				return err
-			}
-			if !updated {
-				break
-			}
+		if err := r.updateWhileReady(); err != nil {
+			return err
 		}
-		if window.due(opt, r.EnvSteps) {
-			window.report(opt, TrainProgress{
-				EnvSteps: r.EnvSteps, Episodes: r.Episodes, Updates: r.Updates,
-				Loss: lossOrNaN(r.LastLoss, r.Updates),
-			})
-		}
+		r.reportIfDue(&window, opt)
 	}
 	return nil
 }

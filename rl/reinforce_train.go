@@ -39,21 +39,30 @@ func (r *Reinforce) Train(ctx context.Context, env *simenv.VecEnv, opt TrainOpti
 		}
 		r.Observe(out)
 		window.add(out)
-		for {
-			updated, err := r.Update()
-			if err != nil {
-				return err
-			}
-			if !updated {
-				break
-			}
+		if err := r.updateWhileReady(); err != nil {
+			return err
 		}
-		if window.due(opt, r.EnvSteps) {
-			window.report(opt, TrainProgress{
-				EnvSteps: r.EnvSteps, Episodes: r.Episodes, Updates: r.Updates,
-				Loss: lossOrNaN(r.LastLoss, r.Updates),
-			})
-		}
+		r.reportIfDue(&window, opt)
 	}
 	return nil
+}
+
+// updateWhileReady takes every update that the finished sessions allow.
+func (r *Reinforce) updateWhileReady() error {
+	for {
+		updated, err := r.Update()
+		if err != nil || !updated {
+			return err
+		}
+	}
+}
+
+// reportIfDue reports the training progress when the window is due.
+func (r *Reinforce) reportIfDue(window *progressWindow, opt TrainOptions) {
+	if window.due(opt, r.EnvSteps) {
+		window.report(opt, TrainProgress{
+			EnvSteps: r.EnvSteps, Episodes: r.Episodes, Updates: r.Updates,
+			Loss: lossOrNaN(r.LastLoss, r.Updates),
+		})
+	}
 }
