@@ -117,9 +117,9 @@ func (p *LoggingPolicy) Recommend(env *simenv.VecEnv, slates []int32) error {
 		for a, item := range slate {
 			if p.probs[item] == 0 {
 				// A bug-free β is 0 only where exp(s/τ) underflows, which the settings cause.
-				return fmt.Errorf("item %d was drawn with propensity 0, because exp(s/τ) underflows at temperature %g with uniform share ε = %g, "+
+				return fmt.Errorf("slate position %d has item %d, whose logging propensity is 0, because exp(s/τ) underflows at temperature %g with uniform share ε = %g, "+
 					"and a learner cannot weight a slate item by 1/0; raise --temperature, or --epsilon above 0 to give every item at least ε/%d",
-					item, p.Info.Temperature, p.Info.Epsilon, m)
+					a, item, p.Info.Temperature, p.Info.Epsilon, m)
 			}
 			p.Propensities[i*p.k+a] = p.probs[item]
 		}

@@ -231,6 +231,11 @@ func runCompare(c *cli.Context) error {
 	if err := checkReferencePersonas(c.StringSlice("reference"), personas); err != nil {
 		return err
 	}
+	if slices.Contains(c.StringSlice("reference"), "posterior") {
+		if m := c.String("choice-model"); m != "" && m != simenv.ChoiceMNL {
+			return fmt.Errorf("--reference posterior assumes the multinomial logit, and --choice-model is %s; leave --choice-model out", m)
+		}
+	}
 	bar := newProgress("compare", "evaluations", 0, int64(len(personas)*(len(baselines)+1+len(models))))
 	defer bar.finish()
 	for _, persona := range personas {

@@ -162,6 +162,10 @@ func runLog(c *cli.Context) error {
 // checkLogOut rejects an --out path that is a folder, or an existing file unless force is
 // set, so that log never replaces a checkpoint or an earlier log by mistake.
 func checkLogOut(path string, force bool) error {
+	if strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(os.PathSeparator)) {
+		return fmt.Errorf("--out %s names a folder; give the path of the slate log file to write, such as --out %s",
+			path, filepath.Join(path, "log.msgpack"))
+	}
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -199,11 +203,14 @@ func checkLogSessions(sessions int, shop simenv.Config) error {
 // rl.LoggingBases, names a file. A recommender's name gets an error that says it is not
 // a logging policy.
 func checkPolicyFile(path string) error {
-	_, err := os.Stat(path)
+	st, err := os.Stat(path)
+	valid := strings.Join(rl.LoggingBases, ", ") + ", or the checkpoint FILE of a DQN or REINFORCE model"
+	if err == nil && st.IsDir() {
+		return fmt.Errorf("--policy %s is a folder; use %s, such as RUN/checkpoints/latest.msgpack", path, valid)
+	}
 	if err == nil {
 		return nil
 	}
-	valid := strings.Join(rl.LoggingBases, ", ") + ", or the checkpoint FILE of a DQN or REINFORCE model"
 	recommenders := append(append([]string{"oracle"}, rl.BaselineNames...), rl.ReferenceNames...)
 	if slices.Contains(recommenders, path) {
 		return fmt.Errorf("--policy %s is a recommender but not a logging policy (the section Logging policies of docs/logged-data.md explains why); use %s",

@@ -161,6 +161,17 @@ func TestLogKeepsExistingOut(t *testing.T) {
 		t.Errorf("exit code %d, stderr:\n%s\nwant an error saying that --out is a folder", r.code, r.stderr)
 	}
 
+	newFolder := filepath.Join(dir, "new") + string(os.PathSeparator)
+	r = execute(t, "log", "--persona", "cheap_blue", "--items", "20", "--sessions", "5", "--out", newFolder, "--eval-episodes", "0")
+	if r.code == 0 || !strings.Contains(r.stderr, "names a folder") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant an error saying that --out %s names a folder", r.code, r.stderr, newFolder)
+	}
+
+	r = execute(t, "log", "--persona", "cheap_blue", "--items", "20", "--sessions", "5", "--policy", dir, "--out", filepath.Join(dir, "other.msgpack"))
+	if r.code == 0 || !strings.Contains(r.stderr, "--policy "+dir+" is a folder") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant an error saying that --policy is a folder", r.code, r.stderr)
+	}
+
 	r = mustExecute(t, "log", "--persona", "cheap_blue", "--items", "20", "--sessions", "5", "--out", existing, "--eval-episodes", "0", "--force")
 	if !strings.Contains(r.stdout, "logged 5 sessions") {
 		t.Errorf("log --force printed:\n%s", r.stdout)

@@ -514,6 +514,10 @@ func TestCompareReference(t *testing.T) {
 			t.Errorf("posterior on --persona %s: exit code %d, stderr:\n%s", persona, other.code, other.stderr)
 		}
 	}
+	cascade := execute(t, "compare", "--persona", "brand_lover", "--choice-model", "cascade", "--reference", "posterior", "--items", "20", "--episodes", "20")
+	if cascade.code == 0 || !strings.Contains(cascade.stderr, "--reference posterior assumes the multinomial logit") {
+		t.Errorf("posterior under the cascade model: exit code %d, stderr:\n%s", cascade.code, cascade.stderr)
+	}
 	recsim := execute(t, "compare", "--scenario", "recsim-iev", "--reference", "posterior", "--episodes", "4")
 	if recsim.code == 0 || !strings.Contains(recsim.stderr, "--reference adds a reference for SimShop's personas") {
 		t.Errorf("posterior on recsim-iev: exit code %d, stderr:\n%s", recsim.code, recsim.stderr)
