@@ -52,9 +52,9 @@ type Posterior struct {
 
 	classes [][]int32 // items of each (brand, colour) present, best click reward first
 
-	post   [][]float64 // per session, the posterior over pairs
-	shown  []int32     // per session, the slate of the last Recommend
-	active []bool      // per session, whether that slate was shown to a running session
+	post       [][]float64 // per session, the posterior over pairs
+	lastSlates []int32     // per session, the slate of the last Recommend
+	active     []bool      // per session, whether that slate was shown to a running session
 
 	// Scratch of the slate search: per pair, Σ w·r and Σ w over the slate's other items.
 	num, den []float64
@@ -140,7 +140,7 @@ func (p *Posterior) grow(n int) {
 	for len(p.post) < n {
 		p.post = append(p.post, append([]float64(nil), p.prior...))
 		p.active = append(p.active, false)
-		p.shown = append(p.shown, make([]int32, p.k)...)
+		p.lastSlates = append(p.lastSlates, make([]int32, p.k)...)
 	}
 }
 
@@ -154,7 +154,7 @@ func (p *Posterior) Recommend(env *simenv.VecEnv, slates []int32) error {
 	for i := 0; i < env.NumSessions(); i++ {
 		slate := slates[i*p.k : (i+1)*p.k]
 		p.choose(p.post[i], env.Available, slate)
-		copy(p.shown[i*p.k:(i+1)*p.k], slate)
+		copy(p.lastSlates[i*p.k:(i+1)*p.k], slate)
 		p.active[i] = !env.SessionDone(i)
 	}
 	return nil
@@ -166,7 +166,7 @@ func (p *Posterior) Learn(out *simenv.StepResult) {
 		if i >= len(out.Click) || !p.active[i] {
 			continue
 		}
-		p.update(p.post[i], p.shown[i*p.k:(i+1)*p.k], int(out.Click[i]), out.Bought[i])
+		p.update(p.post[i], p.lastSlates[i*p.k:(i+1)*p.k], int(out.Click[i]), out.Bought[i])
 	}
 }
 

@@ -228,13 +228,8 @@ func runCompare(c *cli.Context) error {
 		}
 		baselines = append(slices.Clone(baselines), name)
 	}
-	if err := checkReferencePersonas(c.StringSlice("reference"), personas); err != nil {
+	if err := checkReferenceShop(c.StringSlice("reference"), personas, c.String("choice-model")); err != nil {
 		return err
-	}
-	if slices.Contains(c.StringSlice("reference"), "posterior") {
-		if m := c.String("choice-model"); m != "" && m != simenv.ChoiceMNL {
-			return fmt.Errorf("--reference posterior assumes the multinomial logit, and --choice-model is %s; leave --choice-model out", m)
-		}
 	}
 	bar := newProgress("compare", "evaluations", 0, int64(len(personas)*(len(baselines)+1+len(models))))
 	defer bar.finish()
@@ -333,10 +328,10 @@ func inPopulation(population, persona string) bool {
 	return i >= 0 && pop.Shares[i] > 0
 }
 
-// checkReferencePersonas rejects a reference recommender on a persona it does not model:
-// posterior assumes brand_lover's utility, so on any other persona its figures would mean
-// nothing.
-func checkReferencePersonas(references, personas []string) error {
+// checkReferenceShop rejects a reference recommender in a shop it does not model:
+// posterior assumes brand_lover's utility and the multinomial logit, so elsewhere its
+// figures would mean nothing.
+func checkReferenceShop(references, personas []string, choiceModel string) error {
 	if !slices.Contains(references, "posterior") {
 		return nil
 	}
@@ -344,6 +339,9 @@ func checkReferencePersonas(references, personas []string) error {
 		if p != simenv.BrandLover {
 			return fmt.Errorf("--reference posterior models brand_lover alone, but this comparison covers persona %q; use --persona brand_lover", p)
 		}
+	}
+	if choiceModel != "" && choiceModel != simenv.ChoiceMNL {
+		return fmt.Errorf("--reference posterior assumes the multinomial logit, and --choice-model is %s; leave --choice-model out", choiceModel)
 	}
 	return nil
 }

@@ -200,8 +200,8 @@ func checkLogSessions(sessions int, shop simenv.Config) error {
 }
 
 // checkPolicyFile returns an error unless path, a --policy value that is not one of
-// rl.LoggingBases, names a file. A recommender's name gets an error that says it is not
-// a logging policy.
+// rl.LoggingBases, names a file. For a recommender's name, the error explains that it is
+// not a logging policy.
 func checkPolicyFile(path string) error {
 	st, err := os.Stat(path)
 	valid := strings.Join(rl.LoggingBases, ", ") + ", or the checkpoint FILE of a DQN or REINFORCE model"
