@@ -16,10 +16,11 @@ STUDIES   := recommenders-by-persona behaviour-over-training robustness
 RESULTS_STEPS    ?= 60000
 RESULTS_EPISODES ?= 1000
 RESULTS_PERSONAS ?= cheap_blue value_seeker brand_lover exposure_buyer impulse_buyer
+BARS_EPISODES    ?= 500
 RESULTS_BEGIN    := <!-- BEGIN make results -->
 RESULTS_END      := <!-- END make results -->
 
-.PHONY: build run test bench bench-compare fuzz lint screenshots clean experiments results $(STUDIES)
+.PHONY: build run test bench bench-compare fuzz lint screenshots clean experiments results bars $(STUDIES)
 
 build:
 	$(GO) build -o $(BIN) ./cmd/simshop-train
@@ -65,6 +66,15 @@ results: build
 		'$$0 == begin { print; while ((getline line < report) > 0) { gsub(/\]\(/, "](results/", line); print line }; skip = 1; next } \
 		$$0 == end { skip = 0 } !skip { print }' docs/results.md > docs/results.md.tmp
 	mv docs/results.md.tmp docs/results.md
+
+# Trains the agent of every bar of docs/bars.md with the default hyperparameters and writes
+# docs/bars/report.md: each bar's figures, its ratio, whether it is met, and each training
+# run's wall and CPU time.
+bars: build
+	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
+	rm -rf docs/bars $(RUNS)/experiments/bars
+	$(BIN) experiment bars --train-steps $(RESULTS_STEPS) --episodes $(BARS_EPISODES) --seed $(SEED) \
+		--catalog $(WISH) --out docs/bars --work $(RUNS)/experiments/bars
 
 test:
 	$(GO) test ./...

@@ -51,9 +51,13 @@ func TestStudiesWriteLinkedFiles(t *testing.T) {
 	for _, study := range Studies {
 		t.Run(study.Name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "report")
+			personas := []string{simenv.CheapBlue}
+			if study.Name == "bars" {
+				personas = nil // the bars study has its own
+			}
 			var done, total int
 			path, err := Run(study.Name, Options{
-				Catalogs: cats, Budget: microBudget, Seed: 1, CatalogSeed: 1, Personas: []string{simenv.CheapBlue},
+				Catalogs: cats, Budget: microBudget, Seed: 1, CatalogSeed: 1, Personas: personas,
 				Out: out, Work: t.TempDir(), Command: "test",
 				Progress: func(d, n int) { done, total = d, n },
 			})
@@ -140,6 +144,8 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		{"no catalog", "robustness", Options{Budget: microBudget}, "no catalog"},
 		{"unknown persona", "robustness", Options{Catalogs: cats, Budget: microBudget, Personas: []string{"bargain_hunter"}}, `unknown persona "bargain_hunter"`},
 		{"empty budget", "robustness", Options{Catalogs: cats}, "budget"},
+		{"bars with personas", "bars", Options{Catalogs: cats, Budget: microBudget, Personas: []string{simenv.CheapBlue}}, "drop --persona"},
+		{"bars without the generated catalog", "bars", Options{Catalogs: testCatalogs(t)[1:], Budget: microBudget}, "needs the generated catalog first"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -100,6 +100,7 @@ var Studies = []Study{
 	{Name: "behaviour-over-training", Usage: "what the agents show each persona at checkpoints over training", Run: runBehaviour, units: behaviourUnits},
 	{Name: "robustness", Usage: "catalog-size sweep, and a preference shift and a catalog change in the middle of a run", Run: runRobustness, units: robustnessUnits},
 	{Name: "results", Usage: "every agent against the baselines on each persona, with learning curves, for docs/results.md", Run: runResults, units: resultsUnits},
+	{Name: "bars", Usage: "the targets the agents must reach against the oracle and popularity, with training times; takes no --persona", Run: runBars, units: barUnits},
 }
 
 // StudyNames lists the names of Studies.
@@ -146,7 +147,7 @@ func Run(name string, opt Options) (string, error) {
 			"Every training and evaluation stream derives from the seed, so the command reproduces the figures exactly. "+
 			"The run took %s of wall time and %s of CPU time on a machine of 2 cores shared with other jobs.",
 			opt.Budget.Name, opt.Budget.TrainSteps, opt.Budget.Sessions, opt.Budget.Episodes, opt.Budget.Checkpoints, opt.Budget.Points, opt.Seed,
-			time.Since(start).Round(time.Second), cpuTime()-cpuStart)
+			time.Since(start).Round(time.Second), (cpuTime() - cpuStart).Round(time.Second))
 		return r.Write()
 	}
 	return "", fmt.Errorf("experiments: unknown study %q; studies: %s", name, strings.Join(StudyNames(), ", "))
@@ -165,5 +166,5 @@ func cpuTime() time.Duration {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
 		return 0
 	}
-	return (time.Duration(u.Utime.Nano()) + time.Duration(u.Stime.Nano())).Round(time.Second)
+	return time.Duration(u.Utime.Nano()) + time.Duration(u.Stime.Nano())
 }
