@@ -16,7 +16,6 @@ STUDIES   := recommenders-by-persona behaviour-over-training robustness
 RESULTS_STEPS    ?= 60000
 RESULTS_EPISODES ?= 1000
 RESULTS_PERSONAS ?= cheap_blue value_seeker brand_lover exposure_buyer impulse_buyer
-BARS_EPISODES    ?= 500
 RESULTS_BEGIN    := <!-- BEGIN make results -->
 RESULTS_END      := <!-- END make results -->
 
@@ -48,8 +47,8 @@ behaviour-over-training: STUDY_FLAGS ?= --episodes 100
 
 $(STUDIES): build
 	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
-	rm -rf docs/experiments/$@ $(RUNS)/experiments/$@
-	$(BIN) experiment $@ --budget $(BUDGET) --seed $(SEED) --catalog $(WISH) $(STUDY_FLAGS) --out docs/experiments/$@ --work $(RUNS)/experiments/$@
+	rm -rf $(RUNS)/experiments/$@
+	$(BIN) experiment $@ --budget $(BUDGET) --seed $(SEED) --catalog $(WISH) $(STUDY_FLAGS) --out docs/experiments/$@ --work $(RUNS)/experiments/$@ --force
 
 # Trains every agent of experiments.Agents on each of RESULTS_PERSONAS, on the generated
 # catalog and on WISH, writes docs/results/report.md with its plots and data, and puts that
@@ -59,9 +58,9 @@ results: build
 	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
 	@grep -qxF '$(RESULTS_BEGIN)' docs/results.md && grep -qxF '$(RESULTS_END)' docs/results.md || \
 		{ echo "docs/results.md lacks the lines $(RESULTS_BEGIN) and $(RESULTS_END)"; exit 1; }
-	rm -rf docs/results $(RUNS)/experiments/results
+	rm -rf $(RUNS)/experiments/results
 	$(BIN) experiment results --train-steps $(RESULTS_STEPS) --episodes $(RESULTS_EPISODES) --seed $(SEED) \
-		$(foreach p,$(RESULTS_PERSONAS),--persona $(p)) --catalog $(WISH) --out docs/results --work $(RUNS)/experiments/results
+		$(foreach p,$(RESULTS_PERSONAS),--persona $(p)) --catalog $(WISH) --out docs/results --work $(RUNS)/experiments/results --force
 	awk -v report=docs/results/report.md -v begin='$(RESULTS_BEGIN)' -v end='$(RESULTS_END)' \
 		'$$0 == begin { print; while ((getline line < report) > 0) { gsub(/\]\(/, "](results/", line); print line }; skip = 1; next } \
 		$$0 == end { skip = 0 } !skip { print }' docs/results.md > docs/results.md.tmp
@@ -69,12 +68,11 @@ results: build
 
 # Trains the agent of every bar of docs/bars.md with the default hyperparameters and writes
 # docs/bars/report.md: each bar's figures, its ratio, whether it is met, and each training
-# run's wall and CPU time.
+# run's wall and CPU time. The report and the models replace the earlier ones only once the
+# study is complete.
 bars: build
 	@test -n "$(WISH)" || { echo "WISH is not set: pass WISH=path/to/wish_summer_clothes.csv"; exit 1; }
-	rm -rf docs/bars $(RUNS)/experiments/bars
-	$(BIN) experiment bars --train-steps $(RESULTS_STEPS) --episodes $(BARS_EPISODES) --seed $(SEED) \
-		--catalog $(WISH) --out docs/bars --work $(RUNS)/experiments/bars
+	$(BIN) experiment bars --seed $(SEED) --catalog $(WISH) --out docs/bars --work $(RUNS)/experiments/bars --force
 
 test:
 	$(GO) test ./...

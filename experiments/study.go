@@ -7,6 +7,8 @@ package experiments
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -35,11 +37,13 @@ type Budget struct {
 }
 
 // Budgets are the named budgets. "tiny" is for tests and runs in seconds; "default" is the
-// one of the committed reports.
+// one of the committed reports; "bars" is that of the bars, the default of `train` and
+// `compare`.
 var Budgets = map[string]Budget{
 	"tiny":    {Name: "tiny", TrainSteps: 640, Sessions: 8, Episodes: 6, Checkpoints: 2, Points: 4},
 	"small":   {Name: "small", TrainSteps: 6_000, Sessions: 16, Episodes: 100, Checkpoints: 4, Points: 6},
 	"default": {Name: "default", TrainSteps: 10_000, Sessions: 16, Episodes: 150, Checkpoints: 4, Points: 6},
+	"bars":    {Name: "bars", TrainSteps: 60_000, Sessions: 16, Episodes: 500, Checkpoints: 4, Points: 6},
 }
 
 // BudgetNames returns the names of Budgets in a stable order.
@@ -92,15 +96,38 @@ type Study struct {
 	Usage string
 	Run   func(opt Options) (*Report, error)
 	units func(opt Options) int // units of work, for progress
+
+	DefaultBudget string // the name in Budgets of the study's usual budget
+	// FixedPersonas marks a study that chooses its own personas and rejects
+	// Options.Personas.
+	FixedPersonas bool
+	// Uses, for the report, the budget fields beyond training steps, sessions and episodes
+	// that the study reads: "checkpoints" and "points".
+	uses []string
 }
 
 // Studies lists the studies by name.
 var Studies = []Study{
-	{Name: "recommenders-by-persona", Usage: "every recommender against every persona", Run: runByPersona, units: byPersonaUnits},
-	{Name: "behaviour-over-training", Usage: "what the agents show each persona at checkpoints over training", Run: runBehaviour, units: behaviourUnits},
-	{Name: "robustness", Usage: "catalog-size sweep, and a preference shift and a catalog change in the middle of a run", Run: runRobustness, units: robustnessUnits},
-	{Name: "results", Usage: "every agent against the baselines on each persona, with learning curves, for docs/results.md", Run: runResults, units: resultsUnits},
-	{Name: "bars", Usage: "the targets the agents must reach against the oracle and popularity, with training times; takes no --persona", Run: runBars, units: barUnits},
+	{Name: "recommenders-by-persona", Usage: "every recommender against every persona", Run: runByPersona, units: byPersonaUnits,
+		DefaultBudget: "default"},
+	{Name: "behaviour-over-training", Usage: "what the agents show each persona at checkpoints over training", Run: runBehaviour, units: behaviourUnits,
+		DefaultBudget: "default", uses: []string{"checkpoints"}},
+	{Name: "robustness", Usage: "catalog-size sweep, and a preference shift and a catalog change in the middle of a run", Run: runRobustness, units: robustnessUnits,
+		DefaultBudget: "default", uses: []string{"points"}},
+	{Name: "results", Usage: "every agent against the baselines on each persona, with learning curves, for docs/results.md", Run: runResults, units: resultsUnits,
+		DefaultBudget: "default", uses: []string{"points"}},
+	{Name: "bars", Usage: "the targets that the agents must reach against the oracle and popularity, with training times, for docs/bars.md", Run: runBars, units: barUnits,
+		DefaultBudget: "bars", FixedPersonas: true},
+}
+
+// FindStudy returns the study of that name.
+func FindStudy(name string) (Study, bool) {
+	for _, s := range Studies {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Study{}, false
 }
 
 // StudyNames lists the names of Studies.
@@ -114,8 +141,15 @@ func StudyNames() []string {
 
 // Run runs the named study and writes its report, returning the report's path.
 func Run(name string, opt Options) (string, error) {
+	s, ok := FindStudy(name)
+	if !ok {
+		return "", fmt.Errorf("experiments: unknown study %q; studies: %s", name, strings.Join(StudyNames(), ", "))
+	}
 	if len(opt.Catalogs) == 0 {
 		return "", fmt.Errorf("experiments: no catalog given")
+	}
+	if s.FixedPersonas && opt.Personas != nil {
+		return "", fmt.Errorf("experiments: the %s study runs its own personas, so it takes none (got %s); drop --persona", name, strings.Join(opt.Personas, ", "))
 	}
 	for _, p := range opt.Personas {
 		if err := simenv.CheckPersona(p); err != nil {
@@ -125,32 +159,34 @@ func Run(name string, opt Options) (string, error) {
 	if opt.Budget.TrainSteps < 1 || opt.Budget.Episodes < 1 || opt.Budget.Sessions < 1 {
 		return "", fmt.Errorf("experiments: budget %+v is invalid; train steps, episodes and sessions must be at least 1", opt.Budget)
 	}
-	for _, s := range Studies {
-		if s.Name != name {
-			continue
-		}
-		progress := opt.Progress
-		if progress != nil {
-			total, done := s.units(opt), 0
-			opt.Progress = func(int, int) { done++; progress(done, total) }
-		}
-		start, cpuStart := time.Now(), cpuTime()
-		r, err := s.Run(opt)
-		if err != nil {
-			return "", err
-		}
-		r.Heading(2, "How this report was made")
-		r.Para("Command, run from the repository root:")
-		r.Code("sh", opt.Command)
-		r.Para("Budget `%s`: %d shopper-steps per training run with %d sessions in parallel, %d evaluation sessions per recommender and persona, "+
-			"%d checkpoints per run in the behaviour study and %d evaluation points per run in the robustness study; seed %d. "+
-			"Every training and evaluation stream derives from the seed, so the command reproduces the figures exactly. "+
-			"The run took %s of wall time and %s of CPU time on a machine of 2 cores shared with other jobs.",
-			opt.Budget.Name, opt.Budget.TrainSteps, opt.Budget.Sessions, opt.Budget.Episodes, opt.Budget.Checkpoints, opt.Budget.Points, opt.Seed,
-			time.Since(start).Round(time.Second), (cpuTime() - cpuStart).Round(time.Second))
-		return r.Write()
+
+	progress := opt.Progress
+	if progress != nil {
+		total, done := s.units(opt), 0
+		opt.Progress = func(int, int) { done++; progress(done, total) }
 	}
-	return "", fmt.Errorf("experiments: unknown study %q; studies: %s", name, strings.Join(StudyNames(), ", "))
+	start, cpuStart := time.Now(), cpuTime()
+	r, err := s.Run(opt)
+	if err != nil {
+		return "", err
+	}
+	b := opt.Budget
+	r.Heading(2, "How this report was made")
+	r.Para("Command, run from the repository root:")
+	r.Code("sh", opt.Command)
+	extra := ""
+	if slices.Contains(s.uses, "checkpoints") {
+		extra += fmt.Sprintf(", %d checkpoints per training run", b.Checkpoints)
+	}
+	if slices.Contains(s.uses, "points") {
+		extra += fmt.Sprintf(", %d evaluation points per training run after its start", b.Points)
+	}
+	r.Para("Budget `%s`: %d shopper-steps per training run with %d sessions in parallel, %d evaluation sessions per recommender and persona%s; seed %d. "+
+		"Every training and evaluation stream derives from the seed, so the command reproduces the figures exactly, though not the times. "+
+		"The run took %s of wall time and %s of CPU time, on a machine with %d logical CPUs.",
+		b.Name, b.TrainSteps, b.Sessions, b.Episodes, extra, opt.Seed,
+		time.Since(start).Round(time.Second), (cpuTime() - cpuStart).Round(time.Second), runtime.NumCPU())
+	return r.Write()
 }
 
 // tick reports one unit of work done.

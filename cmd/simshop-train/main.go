@@ -47,7 +47,7 @@ func noArguments(c *cli.Context) error {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "simshop-train",
 		Usage: "train, evaluate and compare slate recommenders on simulated shoppers",
 		Commands: []*cli.Command{
@@ -62,6 +62,20 @@ func newApp() *cli.App {
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	shortUsageErrors(app.Commands, app.Name)
+	return app
+}
+
+// shortUsageErrors makes a flag value that fails to parse, such as --steps abc, an error that
+// names the command's help, in place of the whole help text followed by the error.
+func shortUsageErrors(commands []*cli.Command, parent string) {
+	for _, c := range commands {
+		name := parent + " " + c.Name
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w; run %s --help for the flags and their values", err, name)
+		}
+		shortUsageErrors(c.Subcommands, name)
 	}
 }
 
