@@ -74,11 +74,13 @@ func barSpecs(opt Options) []barSpec {
 	return bars
 }
 
-// barRun is a trained agent and the wall and CPU time its training took.
+// barRun is a trained agent, the wall and CPU time its training took, and its checkpoint.
 type barRun struct {
+	learner   Learner
 	policy    rl.Recommender
 	wall, cpu time.Duration
 	label     string
+	path      string // the checkpoint file, written once every bar is measured
 }
 
 // barUnits counts one unit per training run and one per evaluation.
@@ -96,9 +98,6 @@ func runBars(opt Options) (*Report, error) {
 	r, err := NewReport(opt.Out)
 	if err != nil {
 		return nil, err
-	}
-	if opt.Personas != nil {
-		return nil, fmt.Errorf("experiments: the bars study runs its own personas, so it takes no personas (got %s); drop --persona", strings.Join(opt.Personas, ", "))
 	}
 	if !opt.Catalogs[0].Generated {
 		return nil, fmt.Errorf("experiments: the bars study needs the generated catalog first, not %q", opt.Catalogs[0].Name)
@@ -162,7 +161,7 @@ func runBars(opt Options) (*Report, error) {
 	var rows, data [][]string
 	var groups []string
 	measured := Series{Name: "model / oracle"}
-	needed := Series{Name: "bar"}
+	needed := Series{Name: "bar", Reference: true}
 	met := 0
 	var unplotted []string // bars whose oracle figure is 0, so their ratio has no point to plot
 	for _, b := range bars {
@@ -230,6 +229,18 @@ func runBars(opt Options) (*Report, error) {
 		"It reaches %.3f ± %.3f per slate, %.2f times the oracle's %.3f, so a bar above that ratio asks more than the clicks of a session tell.",
 		posterior.RewardPerStep, posterior.RewardPerStepCI95, posterior.RewardPerStep/oracle.RewardPerStep, oracle.RewardPerStep)
 
+	// Save the models only now, so that a failed or interrupted study leaves the models of
+	// the last complete one in place.
+	for _, key := range order {
+		run := runs[key]
+		if err := os.MkdirAll(filepath.Dir(run.path), 0o755); err != nil {
+			return nil, fmt.Errorf("experiments: create checkpoint folder: %w", err)
+		}
+		if err := run.learner.Save(run.path); err != nil {
+			return nil, err
+		}
+	}
+
 	r.Heading(2, "Training runs")
 	var timeRows [][]string
 	for _, key := range order {
@@ -260,22 +271,13 @@ func trainBarRun(opt *Options, b barSpec, cat Catalog) (*barRun, error) {
 	if err := l.TrainUntil(opt.context(), opt.Budget.TrainSteps); err != nil {
 		return nil, fmt.Errorf("experiments: train %s on %s: %w", b.agent, b.train, err)
 	}
-	wall, cpu := time.Since(start), cpuTime()-cpuStart
-
-	// Keep the model, so that compare and eval can read it again.
 	trainedOn, file := "`"+b.train+"`", b.train
 	if b.train == barMix {
 		trainedOn, file = "the mix", "mix"
 	}
-	path := filepath.Join(opt.Work, cat.Name, b.agent+"_"+file+".msgpack")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("experiments: create checkpoint folder: %w", err)
-	}
-	if err := l.Save(path); err != nil {
-		return nil, err
-	}
-	run := &barRun{policy: named{l.Policy(), b.agent}, wall: wall, cpu: cpu,
-		label: fmt.Sprintf("%s on %s, %s catalog", b.agent, trainedOn, cat.Name)}
+	run := &barRun{learner: l, policy: named{l.Policy(), b.agent}, wall: time.Since(start), cpu: cpuTime() - cpuStart,
+		label: fmt.Sprintf("%s on %s, %s catalog", b.agent, trainedOn, cat.Name),
+		path:  filepath.Join(opt.Work, cat.Name, b.agent+"_"+file+".msgpack")}
 	opt.tick()
 	return run, nil
 }

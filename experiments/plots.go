@@ -29,7 +29,8 @@ type Series struct {
 	Err  []float64
 
 	// Reference draws the series as a dashed line without points, in the colour of the
-	// plot's n-th ordinary series when it is the plot's n-th reference series.
+	// plot's n-th ordinary series when it is the plot's n-th reference series. In a Dots
+	// plot it is a grey dashed level across each group.
 	Reference bool
 	// Marker draws the series as a grey dotted line without points, such as a vertical
 	// line at an event.
@@ -228,10 +229,16 @@ func errorBars(s Series) (*plotter.YErrorBars, error) {
 func dotPlot(title, yLabel string, groups []string, series []Series) (*chart, error) {
 	p := newPlot(title, "", yLabel)
 	width := 0.7 // of the space between two groups
-	for i, s := range series {
+	var points []Series
+	for _, s := range series {
+		if !s.Reference {
+			points = append(points, s)
+		}
+	}
+	for i, s := range points {
 		offset := 0.0
-		if len(series) > 1 {
-			offset = -width/2 + width*float64(i)/float64(len(series)-1)
+		if len(points) > 1 {
+			offset = -width/2 + width*float64(i)/float64(len(points)-1)
 		}
 		shifted := Series{Name: s.Name, Y: s.Y, Err: s.Err, X: make([]float64, len(s.Y))}
 		for j := range s.Y {
@@ -241,14 +248,14 @@ func dotPlot(title, yLabel string, groups []string, series []Series) (*chart, er
 		for j := range s.Y {
 			xys[j] = plotter.XY{X: shifted.X[j], Y: s.Y[j]}
 		}
-		points, err := plotter.NewScatter(xys)
+		scatter, err := plotter.NewScatter(xys)
 		if err != nil {
 			return nil, fmt.Errorf("experiments: plot %q series %q: %w", title, s.Name, err)
 		}
-		points.Color = plotutil.Color(i)
-		points.Shape = plotutil.Shape(i)
-		points.Radius = vg.Points(3)
-		p.Add(points)
+		scatter.Color = plotutil.Color(i)
+		scatter.Shape = plotutil.Shape(i)
+		scatter.Radius = vg.Points(3)
+		p.Add(scatter)
 		if s.Err != nil {
 			bars, err := errorBars(shifted)
 			if err != nil {
@@ -257,7 +264,44 @@ func dotPlot(title, yLabel string, groups []string, series []Series) (*chart, er
 			bars.Color = plotutil.Color(i)
 			p.Add(bars)
 		}
-		p.addLegend(s.Name, points)
+		p.addLegend(s.Name, scatter)
+	}
+
+	// A reference series is a dashed level across each group's width, such as a target.
+	for _, s := range series {
+		if !s.Reference {
+			continue
+		}
+		var level *plotter.Line
+		for j, y := range s.Y {
+			line, err := plotter.NewLine(plotter.XYs{{X: float64(j) - width/2 - 0.1, Y: y}, {X: float64(j) + width/2 + 0.1, Y: y}})
+			if err != nil {
+				return nil, fmt.Errorf("experiments: plot %q series %q: %w", title, s.Name, err)
+			}
+			line.Color = color.Gray{Y: 90}
+			line.Width = vg.Points(1.5)
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+			p.Add(line)
+			level = line
+		}
+		if level != nil {
+			p.addLegend(s.Name, level)
+		}
+	}
+
+	// Leave a margin above and below the highest and lowest whiskers.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		for j, y := range s.Y {
+			e := 0.0
+			if s.Err != nil {
+				e = s.Err[j]
+			}
+			lo, hi = min(lo, y-e), max(hi, y+e)
+		}
+	}
+	if pad := 0.05 * (hi - lo); pad > 0 {
+		p.Y.Min, p.Y.Max = lo-pad, hi+pad
 	}
 	p.NominalX(groups...)
 	p.X.Min, p.X.Max = -0.6, float64(len(groups))-0.4

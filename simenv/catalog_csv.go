@@ -55,6 +55,9 @@ func LoadCSV(path string) (*Catalog, error) {
 		return nil, fmt.Errorf("simenv: load catalog: %w; check the catalog path", err)
 	}
 	defer f.Close()
+	if info, err := f.Stat(); err == nil && info.IsDir() {
+		return nil, fmt.Errorf("simenv: load catalog: %s is a folder; give the path of a catalog CSV file in it", path)
+	}
 	return ReadCSV(f, path)
 }
 

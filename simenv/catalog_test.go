@@ -211,6 +211,17 @@ func TestLoadCSVMissingFile(t *testing.T) {
 	}
 }
 
+func TestLoadCSVFolder(t *testing.T) {
+	dir := t.TempDir()
+	_, err := LoadCSV(dir)
+	if err == nil {
+		t.Fatal("LoadCSV of a folder returned no error")
+	}
+	if !strings.Contains(err.Error(), dir+" is a folder") {
+		t.Errorf("error %q does not say that %s is a folder", err, dir)
+	}
+}
+
 func TestReadCSVFlexibleHeader(t *testing.T) {
 	// Byte order mark, mixed case and padded names, free column order, an unknown column,
 	// CRLF line ends, and no popularity or rating columns.
