@@ -91,7 +91,7 @@ func barUnits(opt Options) int {
 		evals[b.trainKey()+"|"+b.eval] = true
 		refs[fmt.Sprintf("%d|%s|%s", b.catalog, b.eval, b.reference)] = true
 	}
-	return len(runs) + len(evals) + len(refs) + 1 // and the posterior on brand_lover
+	return len(runs) + len(evals) + len(refs) + 2 // and the two posteriors on brand_lover
 }
 
 func runBars(opt Options) (*Report, error) {
@@ -146,6 +146,11 @@ func runBars(opt Options) (*Report, error) {
 	brandShop := simenv.Config{Persona: simenv.BrandLover}.WithDefaults()
 	gen := opt.Catalogs[0].Catalog
 	posterior, err := evaluate(&opt, rl.NewPosterior(gen, brandShop.SlateSize, brandShop.Reward), gen, brandShop, opt.Budget.Episodes)
+	if err != nil {
+		return nil, err
+	}
+	opt.tick()
+	itemWise, err := evaluate(&opt, rl.NewItemWisePosterior(gen, brandShop.SlateSize, brandShop.Reward), gen, brandShop, opt.Budget.Episodes)
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +229,14 @@ func runBars(opt Options) (*Report, error) {
 	}
 
 	oracle := results[fmt.Sprintf("%d|%s|%s", 0, simenv.BrandLover, "oracle")]
+	brandDQN := results[fmt.Sprintf("dqn|0|%s|%s", simenv.BrandLover, simenv.BrandLover)]
 	r.Para("On `brand_lover` every shopper has a favourite brand and colour that only the oracle reads. "+
 		"The `posterior` reference keeps the exact Bayesian posterior over them from the session's slates and clicks, under the persona's documented model, and shows the slate of highest expected reward. "+
-		"It reaches %.3f ± %.3f per slate, %.2f times the oracle's %.3f, so a bar above that ratio asks more than the clicks of a session tell.",
-		posterior.RewardPerStep, posterior.RewardPerStepCI95, posterior.RewardPerStep/oracle.RewardPerStep, oracle.RewardPerStep)
+		"It reaches %.3f ± %.3f per slate, %.2f times the oracle's %.3f, so a bar above that ratio asks more than the clicks of a session tell. "+
+		"With the same posterior, `posterior-itemwise` shows the items of highest expected reward each alone, as a recommender that scores items one at a time does. "+
+		"It reaches %.3f ± %.3f (%.2f times the oracle), against the DQN's %.3f.",
+		posterior.RewardPerStep, posterior.RewardPerStepCI95, posterior.RewardPerStep/oracle.RewardPerStep, oracle.RewardPerStep,
+		itemWise.RewardPerStep, itemWise.RewardPerStepCI95, itemWise.RewardPerStep/oracle.RewardPerStep, brandDQN.RewardPerStep)
 
 	// Save the models only now, so that a failed or interrupted study leaves the models of
 	// the last complete one in place.

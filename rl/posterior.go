@@ -58,6 +58,17 @@ type Posterior struct {
 
 	// Scratch of the slate search: per pair, Σ w·r and Σ w over the slate's other items.
 	num, den []float64
+
+	// itemWise ranks each item by its expected reward alone in a slate and shows the top
+	// ones, as a recommender that scores items one at a time does (see NewItemWisePosterior).
+	itemWise bool
+	ranked   []scoredItem // scratch of the item-wise ranking
+}
+
+// scoredItem is an item with its expected reward under a session's posterior.
+type scoredItem struct {
+	item  int32
+	value float64
 }
 
 // NewPosterior returns the Bayesian brand_lover reference for catalog cat, slate size
@@ -126,7 +137,23 @@ func NewPosterior(cat *simenv.Catalog, slateSize int, reward string) *Posterior 
 	return p
 }
 
-func (p *Posterior) Name() string { return "posterior" }
+func (p *Posterior) Name() string {
+	if p.itemWise {
+		return "posterior-itemwise"
+	}
+	return "posterior"
+}
+
+// NewItemWisePosterior returns the Bayesian brand_lover reference with the same posterior as
+// NewPosterior, which shows the K items of highest expected reward each alone in a slate in
+// place of the best slate. A DQN, or any recommender that scores items one at a time and
+// shows the top ones, chooses slates this way, so the gap between the two references
+// measures what choosing the slate as a whole is worth.
+func NewItemWisePosterior(cat *simenv.Catalog, slateSize int, reward string) *Posterior {
+	p := NewPosterior(cat, slateSize, reward)
+	p.itemWise = true
+	return p
+}
 
 // StartSession resets session i's posterior to the prior.
 func (p *Posterior) StartSession(i int, seed uint64) {
@@ -277,6 +304,10 @@ func (p *Posterior) choose(post []float64, available []bool, slate []int32) {
 	for a := range slate {
 		slate[a] = -1
 	}
+	if p.itemWise {
+		p.chooseItemWise(post, available, slate)
+		return
+	}
 	for a := range slate {
 		p.sums(post, slate)
 		slate[a], _ = p.bestAddition(post, available, slate)
@@ -304,8 +335,13 @@ func (p *Posterior) choose(post []float64, available []bool, slate []int32) {
 		}
 	}
 
-	// With fewer available items than positions, fill the rest with distinct unavailable
-	// items, which the shop skips.
+	p.fillUnavailable(slate)
+}
+
+// fillUnavailable fills the free positions of slate, those below 0, with distinct
+// unavailable items, which the shop skips. Only a shop with fewer available items than
+// positions leaves free positions.
+func (p *Posterior) fillUnavailable(slate []int32) {
 	next := int32(0)
 	for a := range slate {
 		for slate[a] < 0 {
@@ -315,4 +351,38 @@ func (p *Posterior) choose(post []float64, available []bool, slate []int32) {
 			next++
 		}
 	}
+}
+
+// chooseItemWise writes into slate the available items of highest expected reward each
+// alone in a slate, ties broken by catalog order, and fills the rest as choose does.
+func (p *Posterior) chooseItemWise(post []float64, available []bool, slate []int32) {
+	clear(p.num)
+	clear(p.den)
+	p.ranked = p.ranked[:0]
+	for _, items := range p.classes {
+		// Within a class the items differ only in their reward, so its first K available
+		// items are the only ones of it that can make the slate.
+		count := 0
+		for _, j := range items {
+			if count == p.k {
+				break
+			}
+			if available[j] {
+				p.ranked = append(p.ranked, scoredItem{j, p.expected(post, j)})
+				count++
+			}
+		}
+	}
+	sort.Slice(p.ranked, func(a, b int) bool {
+		if p.ranked[a].value != p.ranked[b].value {
+			return p.ranked[a].value > p.ranked[b].value
+		}
+		return p.ranked[a].item < p.ranked[b].item
+	})
+	for a := range slate {
+		if a < len(p.ranked) {
+			slate[a] = p.ranked[a].item
+		}
+	}
+	p.fillUnavailable(slate)
 }

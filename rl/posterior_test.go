@@ -3,6 +3,7 @@ package rl
 import (
 	"math"
 	"math/rand/v2"
+	"sort"
 	"testing"
 
 	"github.com/simshop/simshop/simenv"
@@ -155,6 +156,61 @@ func TestPosteriorSearchFindsBestSlate(t *testing.T) {
 	}
 }
 
+// TestPosteriorItemWiseTopItems checks the item-wise slate against a ranking of every
+// available item by its expected reward alone, and that it never beats the best slate.
+func TestPosteriorItemWiseTopItems(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	cat, err := simenv.Generate(40, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reward := range []string{simenv.RewardClickPurchase, simenv.RewardRevenue} {
+		p := NewItemWisePosterior(cat, 3, reward)
+		for trial := 0; trial < 20; trial++ {
+			available := make([]bool, cat.Len())
+			for j := range available {
+				available[j] = rng.Float64() < 0.8
+			}
+			post := make([]float64, len(p.prior))
+			sum := 0.0
+			for q := range post {
+				post[q] = p.prior[q] * math.Pow(rng.Float64(), float64(trial%4*3))
+				sum += post[q]
+			}
+			for q := range post {
+				post[q] /= sum
+			}
+
+			var ranked []scoredItem
+			clear(p.num)
+			clear(p.den)
+			for j := range available {
+				if available[j] {
+					ranked = append(ranked, scoredItem{int32(j), p.expected(post, int32(j))})
+				}
+			}
+			sort.SliceStable(ranked, func(a, b int) bool { return ranked[a].value > ranked[b].value })
+
+			slate := make([]int32, 3)
+			p.choose(post, available, slate)
+			for a, j := range slate {
+				if !available[j] {
+					t.Fatalf("%s, trial %d: slate %v holds unavailable item %d", reward, trial, slate, j)
+				}
+				if got, want := p.expected(post, j), ranked[a].value; got != want {
+					t.Errorf("%s, trial %d: position %d holds item %d of value %.12g alone, want the %d-th best value %.12g",
+						reward, trial, a, j, got, a+1, want)
+				}
+			}
+			p.sums(post, slate[:2])
+			got := p.expected(post, slate[2])
+			if best := bestSlateValue(p, post); got > best*(1+1e-9) {
+				t.Errorf("%s, trial %d: item-wise slate %v has expected reward %.12g, above the best slate's %.12g", reward, trial, slate, got, best)
+			}
+		}
+	}
+}
+
 func TestPosteriorSeededEvaluation(t *testing.T) {
 	cat := generated(t, 200)
 	shop := simenv.Config{Persona: simenv.BrandLover}
@@ -171,5 +227,20 @@ func TestPosteriorSeededEvaluation(t *testing.T) {
 	}
 	if single.RewardPerStep != res.RewardPerStep {
 		t.Errorf("reward per step with 1 session = %.17g, with 8 sessions %.17g", single.RewardPerStep, res.RewardPerStep)
+	}
+}
+
+func TestPosteriorItemWiseSeededEvaluation(t *testing.T) {
+	cat := generated(t, 200)
+	shop := simenv.Config{Persona: simenv.BrandLover}
+	res, err := Evaluate(NewItemWisePosterior(cat, 3, ""), cat, shop, EvalOptions{Episodes: 40, Seed: 1, Sessions: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 0.84375; res.RewardPerStep != want {
+		t.Errorf("reward per step = %.17g, want %.17g", res.RewardPerStep, want)
+	}
+	if res.Recommender != "posterior-itemwise" {
+		t.Errorf("recommender = %q, want posterior-itemwise", res.Recommender)
 	}
 }

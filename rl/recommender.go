@@ -34,8 +34,8 @@ var BaselineNames = []string{"random", "popularity", "filtered", "linucb"}
 
 // ReferenceNames lists the recommenders that NewBaseline also builds but that compare runs
 // only on request, because they are written for one persona: the Bayesian brand_lover
-// reference.
-var ReferenceNames = []string{"posterior"}
+// reference, choosing whole slates or items one at a time.
+var ReferenceNames = []string{"posterior", "posterior-itemwise"}
 
 // NewBaseline returns the baseline of the given name for catalog cat and the shop's slate
 // size and session length, or an error naming the valid ones.
@@ -52,6 +52,8 @@ func NewBaseline(name string, cat *simenv.Catalog, shop simenv.Config, sessions 
 		return NewLinUCB(cat, shop.SlateSize, shop.MaxSteps), nil
 	case "posterior":
 		return NewPosterior(cat, shop.SlateSize, shop.Reward), nil
+	case "posterior-itemwise":
+		return NewItemWisePosterior(cat, shop.SlateSize, shop.Reward), nil
 	}
 	valid := append(append([]string(nil), BaselineNames...), ReferenceNames...)
 	return nil, fmt.Errorf("rl: unknown baseline %q; valid baselines: %s", name, strings.Join(valid, ", "))

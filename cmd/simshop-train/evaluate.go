@@ -55,7 +55,7 @@ func evalCommand() *cli.Command {
 func compareCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "model", Usage: "checkpoint `FILE` to compare with the baselines; repeat for several"},
-		&cli.StringSliceFlag{Name: "reference", Usage: "also evaluate the reference recommender `NAME`, written for one persona; repeat for several (posterior: Bayesian over brand_lover's favourites)"},
+		&cli.StringSliceFlag{Name: "reference", Usage: "also evaluate the reference recommender `NAME`, written for one persona; repeat for several (posterior: Bayesian over brand_lover's favourites; posterior-itemwise: the same, scoring items one at a time)"},
 		&cli.BoolFlag{Name: "each-persona", Usage: "evaluate each persona of a mixed population separately, such as the personas a model trained on a mix must tell apart"},
 	}
 	flags = append(flags, evalFlags()...)
@@ -328,20 +328,19 @@ func inPopulation(population, persona string) bool {
 	return i >= 0 && pop.Shares[i] > 0
 }
 
-// checkReferenceShop rejects a reference recommender in a shop it does not model:
-// posterior assumes brand_lover's utility and the multinomial logit, so elsewhere its
-// figures would mean nothing.
+// checkReferenceShop rejects a reference recommender in a shop it does not model: both
+// posterior references assume brand_lover's utility and the multinomial logit, so elsewhere
+// their figures would mean nothing.
 func checkReferenceShop(references, personas []string, choiceModel string) error {
-	if !slices.Contains(references, "posterior") {
-		return nil
-	}
-	for _, p := range personas {
-		if p != simenv.BrandLover {
-			return fmt.Errorf("--reference posterior models brand_lover alone, but this comparison covers persona %q; use --persona brand_lover", p)
+	for _, name := range references {
+		for _, p := range personas {
+			if p != simenv.BrandLover {
+				return fmt.Errorf("--reference %s models brand_lover alone, but this comparison covers persona %q; use --persona brand_lover", name, p)
+			}
 		}
-	}
-	if choiceModel != "" && choiceModel != simenv.ChoiceMNL {
-		return fmt.Errorf("--reference posterior assumes the multinomial logit, and --choice-model is %s; leave --choice-model out", choiceModel)
+		if choiceModel != "" && choiceModel != simenv.ChoiceMNL {
+			return fmt.Errorf("--reference %s assumes the multinomial logit, and --choice-model is %s; leave --choice-model out", name, choiceModel)
+		}
 	}
 	return nil
 }

@@ -496,15 +496,16 @@ func TestCompareBaselines(t *testing.T) {
 }
 
 func TestCompareReference(t *testing.T) {
-	r := mustExecute(t, "compare", "--persona", "brand_lover", "--reference", "posterior", "--items", "20", "--episodes", "20", "--json")
+	r := mustExecute(t, "compare", "--persona", "brand_lover", "--reference", "posterior", "--reference", "posterior-itemwise",
+		"--items", "20", "--episodes", "20", "--json")
 	want := []string{"random/brand_lover", "popularity/brand_lover", "filtered/brand_lover", "linucb/brand_lover",
-		"posterior/brand_lover", "oracle/brand_lover"}
+		"posterior/brand_lover", "posterior-itemwise/brand_lover", "oracle/brand_lover"}
 	if got := rowNames(decodeResults(t, r.stdout)); !slices.Equal(got, want) {
 		t.Errorf("rows = %v; want %v", got, want)
 	}
 
 	bad := execute(t, "compare", "--persona", "brand_lover", "--reference", "bayes", "--items", "20", "--episodes", "20")
-	if bad.code == 0 || !strings.Contains(bad.stderr, `--reference "bayes" is unknown; valid references: posterior`) {
+	if bad.code == 0 || !strings.Contains(bad.stderr, `--reference "bayes" is unknown; valid references: posterior, posterior-itemwise`) {
 		t.Errorf("unknown reference: exit code %d, stderr:\n%s", bad.code, bad.stderr)
 	}
 
@@ -513,6 +514,10 @@ func TestCompareReference(t *testing.T) {
 		if other.code == 0 || !strings.Contains(other.stderr, "--reference posterior models brand_lover alone") {
 			t.Errorf("posterior on --persona %s: exit code %d, stderr:\n%s", persona, other.code, other.stderr)
 		}
+	}
+	itemWise := execute(t, "compare", "--persona", "cheap_blue", "--reference", "posterior-itemwise", "--items", "20", "--episodes", "20")
+	if itemWise.code == 0 || !strings.Contains(itemWise.stderr, "--reference posterior-itemwise models brand_lover alone") {
+		t.Errorf("posterior-itemwise on --persona cheap_blue: exit code %d, stderr:\n%s", itemWise.code, itemWise.stderr)
 	}
 	cascade := execute(t, "compare", "--persona", "brand_lover", "--choice-model", "cascade", "--reference", "posterior", "--items", "20", "--episodes", "20")
 	if cascade.code == 0 || !strings.Contains(cascade.stderr, "--reference posterior assumes the multinomial logit") {
