@@ -220,6 +220,7 @@ func runCompare(c *cli.Context) error {
 			return err
 		}
 	}
+	warnFlatAges(cat, personas)
 	var results []rl.Result
 	baselines := rl.BaselineNames
 	for _, name := range c.StringSlice("reference") {
@@ -326,6 +327,25 @@ func inPopulation(population, persona string) bool {
 	}
 	i := slices.Index(pop.Personas, persona)
 	return i >= 0 && pop.Shares[i] > 0
+}
+
+// warnFlatAges logs when freshness_seeker shops a catalog whose items all have the same
+// release age, such as a file without release_age_days. It prefers no item there, so every
+// recommender ties on it.
+func warnFlatAges(cat *simenv.Catalog, personas []string) {
+	for _, p := range personas {
+		if !inPopulation(p, simenv.FreshnessSeeker) {
+			continue
+		}
+		for _, it := range cat.Items[1:] {
+			if it.AgeDays != cat.Items[0].AgeDays {
+				return
+			}
+		}
+		slog.Warn("every item of the catalog has the same release age, so freshness_seeker prefers none of them and every recommender ties on it",
+			"catalog", cat.Source)
+		return
+	}
 }
 
 // checkReferenceShop rejects a reference recommender in a shop it does not model: both

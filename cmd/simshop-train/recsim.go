@@ -261,7 +261,9 @@ func runTrainRecSim(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := recsim.Evaluate(scenario, pol, c.Int("eval-episodes"), evalSessions, seed)
+	// Name the row after the run folder, as compare names the same model.
+	named := namedPolicy{pol, "slateq:" + strings.TrimPrefix(modelName(path), "dqn:")}
+	res, err := recsim.Evaluate(scenario, named, c.Int("eval-episodes"), evalSessions, seed)
 	if err != nil {
 		return err
 	}
@@ -314,7 +316,8 @@ func runEvalRecSim(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := recsim.Evaluate(scenario, pol, c.Int("episodes"), c.Int("envs"), c.Uint64("seed"))
+	named := namedPolicy{pol, "slateq:" + strings.TrimPrefix(modelName(c.String("model")), "dqn:")}
+	res, err := recsim.Evaluate(scenario, named, c.Int("episodes"), c.Int("envs"), c.Uint64("seed"))
 	if err != nil {
 		return err
 	}

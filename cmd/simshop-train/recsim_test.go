@@ -45,8 +45,8 @@ func TestRecSimTrainEvalCompare(t *testing.T) {
 		}
 	}
 	eval := decodeRecSim(t, evalJSON)
-	if len(eval) != 1 || eval[0].Policy != "slateq" || eval[0].Episodes != 12 {
-		t.Fatalf("eval rows %+v; want one slateq row of 12 episodes", eval)
+	if len(eval) != 1 || eval[0].Policy != "slateq:run" || eval[0].Episodes != 12 {
+		t.Fatalf("eval rows %+v; want one slateq:run row of 12 episodes", eval)
 	}
 
 	rows := decodeRecSim(t, mustExecute(t, "compare", "--scenario", "recsim-iev", "--model", model, "--episodes", "12", "--json").stdout)
