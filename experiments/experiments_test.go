@@ -52,8 +52,8 @@ func TestStudiesWriteLinkedFiles(t *testing.T) {
 		t.Run(study.Name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "report")
 			personas := []string{simenv.CheapBlue}
-			if study.Name == "bars" {
-				personas = nil // the bars study has its own
+			if study.FixedPersonas {
+				personas = nil // the study has its own
 			}
 			var done, total int
 			path, err := Run(study.Name, Options{
@@ -142,7 +142,8 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	}{
 		{"unknown study", "ablation", Options{Catalogs: cats, Budget: microBudget}, `unknown study "ablation"`},
 		{"no catalog", "robustness", Options{Budget: microBudget}, "no catalog"},
-		{"unknown persona", "robustness", Options{Catalogs: cats, Budget: microBudget, Personas: []string{"bargain_hunter"}}, `unknown persona "bargain_hunter"`},
+		{"unknown persona", "behaviour-over-training", Options{Catalogs: cats, Budget: microBudget, Personas: []string{"bargain_hunter"}}, `unknown persona "bargain_hunter"`},
+		{"robustness with personas", "robustness", Options{Catalogs: cats, Budget: microBudget, Personas: []string{simenv.ValueSeeker}}, "drop --persona"},
 		{"empty budget", "robustness", Options{Catalogs: cats}, "budget"},
 		{"bars with personas", "bars", Options{Catalogs: cats, Budget: microBudget, Personas: []string{simenv.CheapBlue}}, "drop --persona"},
 		{"bars without the generated catalog", "bars", Options{Catalogs: testCatalogs(t)[1:], Budget: microBudget}, "needs the generated catalog first"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/simshop/simshop/rl"
 	"github.com/simshop/simshop/simenv"
@@ -115,8 +116,16 @@ func sizeSweep(opt *Options, r *Report) error {
 	}
 
 	r.Heading(2, "Catalog size")
-	r.Para("Generated catalogs of %v items (catalog seed %d), and each catalog file given. Each agent trains for %d shopper-steps on each catalog; every recommender is evaluated on %d sessions.",
-		sweepSizes, opt.CatalogSeed, opt.Budget.TrainSteps, opt.Budget.Episodes)
+	sizes := make([]string, len(sweepSizes))
+	for i, n := range sweepSizes {
+		sizes[i] = fmt.Sprint(n)
+	}
+	files := ""
+	if len(opt.Catalogs) > 1 {
+		files = ", and each catalog file given"
+	}
+	r.Para("Generated catalogs of %s and %s items (catalog seed %d)%s. Each agent trains for %d shopper-steps on each catalog; every recommender is evaluated on %d sessions.",
+		strings.Join(sizes[:len(sizes)-1], ", "), sizes[len(sizes)-1], opt.CatalogSeed, files, opt.Budget.TrainSteps, opt.Budget.Episodes)
 	groups := make([]string, len(cats))
 	for i, c := range cats {
 		groups[i] = c.Name

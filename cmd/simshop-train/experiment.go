@@ -127,6 +127,10 @@ func runExperiment(c *cli.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("create a draft folder beside --out %s: %w", out, err)
 	}
+	// MkdirTemp makes the folder private, and the report becomes the folder.
+	if err := os.Chmod(draft, 0o755); err != nil {
+		return fmt.Errorf("create a draft folder beside --out %s: %w", out, err)
+	}
 	keepDraft := false
 	defer func() {
 		if !keepDraft {

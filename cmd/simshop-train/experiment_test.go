@@ -110,6 +110,11 @@ func TestExperimentKeepsReportUntilComplete(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "report.md")); err != nil {
 		t.Errorf("no report after the complete run: %v", err)
 	}
+	if info, err := os.Stat(out); err != nil {
+		t.Error(err)
+	} else if info.Mode().Perm() != 0o755 {
+		t.Errorf("report folder mode = %v; want rwxr-xr-x, as other folders", info.Mode().Perm())
+	}
 	if found, _ := filepath.Glob(filepath.Join(dir, ".report.*")); len(found) > 0 {
 		t.Errorf("draft folders left behind: %v", found)
 	}
