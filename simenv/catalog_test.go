@@ -16,8 +16,20 @@ import (
 	"testing"
 )
 
-// realCatalogPath is the marketplace catalog, relative to this package's folder.
-const realCatalogPath = "../../shared/data/catalogs/wish_summer_clothes.csv"
+// realCatalogPath returns the path of the marketplace catalog: $SIMSHOP_REAL_CATALOG, or the
+// shared data folder beside the repository, as CI lays it out. It skips the test when the
+// file is missing.
+func realCatalogPath(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("SIMSHOP_REAL_CATALOG")
+	if path == "" {
+		path = filepath.Join("..", "..", "shared", "data", "catalogs", "wish_summer_clothes.csv")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("the real catalog is not on this machine (%v); set SIMSHOP_REAL_CATALOG to its path", err)
+	}
+	return path
+}
 
 func TestLoadCSVBadInput(t *testing.T) {
 	const header = "item_id,name,category,price,color,brand,popularity,rating\n"
@@ -340,10 +352,8 @@ func TestWriteCSVReleaseAgeColumn(t *testing.T) {
 }
 
 func TestLoadCSVRealCatalog(t *testing.T) {
-	if _, err := os.Stat(realCatalogPath); err != nil {
-		t.Skipf("real catalog not available: %v", err)
-	}
-	c, err := LoadCSV(realCatalogPath)
+	path := realCatalogPath(t)
+	c, err := LoadCSV(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +372,7 @@ func TestLoadCSVRealCatalog(t *testing.T) {
 	}
 
 	// Compare with the raw cells: an empty rating becomes DefaultRating, others are parsed.
-	f, err := os.Open(realCatalogPath)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
