@@ -163,6 +163,103 @@ func TestTrapBroadcastGradient(t *testing.T) {
 	}
 }
 
+// TestTrapBroadcastPatterns checks the gradient of b through gorgonia's broadcast ops on
+// more patterns than TestTrapBroadcastGradient: a row and a column broadcast, a product, the
+// broadcast operand on the left, b used by two broadcasts, and both operands broadcast. Each
+// runs through symbolic differentiation on a tape machine and through the lisp machine's
+// automatic differentiation. The wanted values are worked out by hand for x = [[1 2] [3 4]
+// [5 6]] and b = 0.1, 0.2, ... in order, with cost Σ s².
+//
+// NOTE: every pattern matched in v0.9.18, so these cases do not reproduce the reported
+// unreliability either.
+func TestTrapBroadcastPatterns(t *testing.T) {
+	cases := []struct {
+		name   string
+		bShape tensor.Shape
+		op     func(x, b *G.Node) (*G.Node, error)
+		want   []float64
+	}{
+		// d/db_j Σ_i (x_ij + b_j)² = 2 Σ_i (x_ij + b_j)
+		{"row add", tensor.Shape{1, 2}, func(x, b *G.Node) (*G.Node, error) { return G.BroadcastAdd(x, b, nil, []byte{0}) },
+			[]float64{18.6, 25.2}},
+		// d/db_i Σ_j (x_ij + b_i)² = 2 Σ_j (x_ij + b_i)
+		{"column add", tensor.Shape{3, 1}, func(x, b *G.Node) (*G.Node, error) { return G.BroadcastAdd(x, b, nil, []byte{1}) },
+			[]float64{6.4, 14.8, 23.2}},
+		// d/db_j Σ_i (x_ij b_j)² = 2 b_j Σ_i x_ij²
+		{"row product", tensor.Shape{1, 2}, func(x, b *G.Node) (*G.Node, error) { return G.BroadcastHadamardProd(x, b, nil, []byte{0}) },
+			[]float64{7, 22.4}},
+		// d/db_i Σ_j (b_i − x_ij)² = 2 Σ_j (b_i − x_ij)
+		{"left column subtraction", tensor.Shape{3, 1}, func(x, b *G.Node) (*G.Node, error) { return G.BroadcastSub(b, x, []byte{1}, nil) },
+			[]float64{-5.6, -13.2, -20.8}},
+		// s = (x + b) + x ⊙ b, so d/db_j = 2 Σ_i (x_ij + b_j (1 + x_ij)) (1 + x_ij)
+		{"two broadcasts", tensor.Shape{1, 2}, func(x, b *G.Node) (*G.Node, error) {
+			sum, err := G.BroadcastAdd(x, b, nil, []byte{0})
+			if err != nil {
+				return nil, err
+			}
+			prod, err := G.BroadcastHadamardProd(x, b, nil, []byte{0})
+			if err != nil {
+				return nil, err
+			}
+			return G.Add(sum, prod)
+		}, []float64{99.2, 169.2}},
+		// s_ij = x_i0 + b_j with both operands broadcast, so d/db_j = 2 Σ_i (x_i0 + b_j)
+		{"both operands", tensor.Shape{1, 2}, func(x, b *G.Node) (*G.Node, error) {
+			column, err := G.Slice(x, nil, G.S(0))
+			if err != nil {
+				return nil, err
+			}
+			if column, err = G.Reshape(column, tensor.Shape{3, 1}); err != nil {
+				return nil, err
+			}
+			return G.BroadcastAdd(column, b, []byte{1}, []byte{0})
+		}, []float64{18.6, 19.2}},
+	}
+	for _, tc := range cases {
+		for _, lisp := range []bool{false, true} {
+			g := G.NewGraph()
+			x := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 2), G.WithName("x"),
+				G.WithValue(tensor.New(tensor.WithShape(3, 2), tensor.WithBacking([]float64{1, 2, 3, 4, 5, 6}))))
+			values := make([]float64, tc.bShape.TotalSize())
+			for i := range values {
+				values[i] = 0.1 * float64(i+1)
+			}
+			b := G.NewMatrix(g, tensor.Float64, G.WithShape(tc.bShape...), G.WithName("b"),
+				G.WithValue(tensor.New(tensor.WithShape(tc.bShape...), tensor.WithBacking(values))))
+			s, err := tc.op(x, b)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			cost := G.Must(G.Sum(G.Must(G.Square(s))))
+
+			var vm G.VM
+			if lisp {
+				vm = G.NewLispMachine(g)
+			} else {
+				if _, err := G.Grad(cost, b); err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				vm = G.NewTapeMachine(g)
+			}
+			if err := vm.RunAll(); err != nil {
+				vm.Close()
+				t.Fatalf("%s, lisp machine %v: %v", tc.name, lisp, err)
+			}
+			grad, err := b.Grad()
+			vm.Close()
+			if err != nil {
+				t.Fatalf("%s, lisp machine %v: %v", tc.name, lisp, err)
+			}
+			got := grad.Data().([]float64)
+			for i, want := range tc.want {
+				if math.Abs(got[i]-want) > 1e-9 {
+					t.Errorf("%s, lisp machine %v: gradient %d is %.12g, want %.12g", tc.name, lisp, i, got[i], want)
+				}
+			}
+		}
+	}
+}
+
 // TestForwardGraphHasNoGradients checks that an acting or target-network graph is
 // forward-only: none of its nodes is a gradient, so a run computes no backward pass and
 // leaves nothing to accumulate. A trainer's graph of the same network does have them.
