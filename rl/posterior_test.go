@@ -244,3 +244,49 @@ func TestPosteriorItemWiseSeededEvaluation(t *testing.T) {
 		t.Errorf("recommender = %q, want posterior-itemwise", res.Recommender)
 	}
 }
+
+// TestPosteriorSpreadsAfterClick clicks each of the first 60 items of the generated catalog,
+// shown with two items of other brands and colours, and counts the next slates that hold
+// an item of the clicked colour in another brand. The slate search spreads its slate over
+// the readings of the click far more often than the item-wise ranking.
+func TestPosteriorSpreadsAfterClick(t *testing.T) {
+	cat := generated(t, 200)
+	available := make([]bool, cat.Len())
+	for j := range available {
+		available[j] = true
+	}
+	spread := func(p *Posterior) int {
+		count := 0
+		for first := int32(0); first < 60; first++ {
+			slate := []int32{first}
+			for j := int32(0); j < int32(cat.Len()) && len(slate) < 3; j++ {
+				unrelated := true
+				for _, s := range slate {
+					if cat.BrandOf[s] == cat.BrandOf[j] || cat.ColorOf[s] == cat.ColorOf[j] {
+						unrelated = false
+					}
+				}
+				if unrelated {
+					slate = append(slate, j)
+				}
+			}
+			post := append([]float64(nil), p.prior...)
+			p.update(post, slate, 0, false)
+			next := make([]int32, 3)
+			p.choose(post, available, next)
+			for _, j := range next {
+				if cat.ColorOf[j] == cat.ColorOf[first] && cat.BrandOf[j] != cat.BrandOf[first] {
+					count++
+					break
+				}
+			}
+		}
+		return count
+	}
+	if got := spread(NewPosterior(cat, 3, "")); got != 28 {
+		t.Errorf("posterior: %d of 60 next slates hold the clicked colour in another brand, want 28", got)
+	}
+	if got := spread(NewItemWisePosterior(cat, 3, "")); got != 6 {
+		t.Errorf("posterior-itemwise: %d of 60 next slates hold the clicked colour in another brand, want 6", got)
+	}
+}
