@@ -35,8 +35,8 @@ const (
 	metricReturn = "return"
 )
 
-// barSpec is one bar: agent, trained on train over Options.Catalogs[catalog] and evaluated
-// on eval, must reach at least need times reference's metric.
+// barSpec is one bar: the agent, trained on train over Options.Catalogs[catalog] and
+// evaluated on eval, must reach at least need times the reference's metric.
 type barSpec struct {
 	agent     string
 	catalog   int
@@ -49,6 +49,14 @@ type barSpec struct {
 
 // trainKey names a training run.
 func (b barSpec) trainKey() string { return fmt.Sprintf("%s|%d|%s", b.agent, b.catalog, b.train) }
+
+// modelKey names the evaluation of the bar's trained model.
+func (b barSpec) modelKey() string { return b.trainKey() + "|" + b.eval }
+
+// referenceKey names the evaluation of the bar's reference.
+func (b barSpec) referenceKey() string {
+	return fmt.Sprintf("%d|%s|%s", b.catalog, b.eval, b.reference)
+}
 
 // barSpecs returns the bars in report order. The catalogs after the first, the generated
 // one, each get the bars of cheap_blue.
@@ -88,8 +96,8 @@ func barUnits(opt Options) int {
 	runs, evals, refs := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, b := range barSpecs(opt) {
 		runs[b.trainKey()] = true
-		evals[b.trainKey()+"|"+b.eval] = true
-		refs[fmt.Sprintf("%d|%s|%s", b.catalog, b.eval, b.reference)] = true
+		evals[b.modelKey()] = true
+		refs[b.referenceKey()] = true
 	}
 	return len(runs) + len(evals) + len(refs) + 2 // and the two posteriors on brand_lover
 }
@@ -100,7 +108,7 @@ func runBars(opt Options) (*Report, error) {
 		return nil, err
 	}
 	if !opt.Catalogs[0].Generated {
-		return nil, fmt.Errorf("experiments: the bars study needs the generated catalog first, not %q", opt.Catalogs[0].Name)
+		return nil, fmt.Errorf("experiments: the bars study needs the generated catalog as the first catalog, not %q; put it first, as the experiment command does", opt.Catalogs[0].Name)
 	}
 	bars := barSpecs(opt)
 	runs := map[string]*barRun{}
@@ -118,17 +126,15 @@ func runBars(opt Options) (*Report, error) {
 			order = append(order, b.trainKey())
 		}
 		shop := simenv.Config{Persona: b.eval}.WithDefaults()
-		modelKey := b.trainKey() + "|" + b.eval
-		if _, ok := results[modelKey]; !ok {
+		if _, ok := results[b.modelKey()]; !ok {
 			res, err := evaluate(&opt, runs[b.trainKey()].policy, cat.Catalog, shop, opt.Budget.Episodes)
 			if err != nil {
 				return nil, err
 			}
-			results[modelKey] = res
+			results[b.modelKey()] = res
 			opt.tick()
 		}
-		refKey := fmt.Sprintf("%d|%s|%s", b.catalog, b.eval, b.reference)
-		if _, ok := results[refKey]; !ok {
+		if _, ok := results[b.referenceKey()]; !ok {
 			ref, err := barReference(b.reference, cat.Catalog, shop)
 			if err != nil {
 				return nil, err
@@ -137,7 +143,7 @@ func runBars(opt Options) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			results[refKey] = res
+			results[b.referenceKey()] = res
 			opt.tick()
 		}
 	}
@@ -171,8 +177,8 @@ func runBars(opt Options) (*Report, error) {
 	var unplotted []string // bars whose oracle figure is 0, so their ratio has no point to plot
 	for _, b := range bars {
 		run := runs[b.trainKey()]
-		model := results[b.trainKey()+"|"+b.eval]
-		ref := results[fmt.Sprintf("%d|%s|%s", b.catalog, b.eval, b.reference)]
+		model := results[b.modelKey()]
+		ref := results[b.referenceKey()]
 		m, mci := barFigure(model, b.metric)
 		x, xci := barFigure(ref, b.metric)
 		ratio, ratioCI := ratioInterval(m, mci, x, xci)
@@ -228,8 +234,8 @@ func runBars(opt Options) (*Report, error) {
 		r.Para("The plot leaves out %s, because the oracle's figure is 0.", strings.Join(unplotted, ", "))
 	}
 
-	oracle := results[fmt.Sprintf("%d|%s|%s", 0, simenv.BrandLover, "oracle")]
-	brandDQN := results[fmt.Sprintf("dqn|0|%s|%s", simenv.BrandLover, simenv.BrandLover)]
+	brandBar := barSpec{agent: "dqn", train: simenv.BrandLover, eval: simenv.BrandLover, reference: "oracle"}
+	oracle, brandDQN := results[brandBar.referenceKey()], results[brandBar.modelKey()]
 	r.Para("On `brand_lover` every shopper has a favourite brand and colour that only the oracle reads. "+
 		"The `posterior` reference keeps the exact Bayesian posterior over them from the session's slates and clicks, under the persona's documented model, and shows the slate of highest expected reward. "+
 		"It reaches %.3f ± %.3f per slate, %.2f times the oracle's %.3f, so a bar above that ratio asks more than the clicks of a session tell. "+

@@ -146,7 +146,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		{"robustness with personas", "robustness", Options{Catalogs: cats, Budget: microBudget, Personas: []string{simenv.ValueSeeker}}, "drop --persona"},
 		{"empty budget", "robustness", Options{Catalogs: cats}, "budget"},
 		{"bars with personas", "bars", Options{Catalogs: cats, Budget: microBudget, Personas: []string{simenv.CheapBlue}}, "drop --persona"},
-		{"bars without the generated catalog", "bars", Options{Catalogs: testCatalogs(t)[1:], Budget: microBudget}, "needs the generated catalog first"},
+		{"bars without the generated catalog", "bars", Options{Catalogs: testCatalogs(t)[1:], Budget: microBudget}, "needs the generated catalog as the first catalog"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -101,8 +101,8 @@ type Study struct {
 	// FixedPersonas marks a study that chooses its own personas and rejects
 	// Options.Personas.
 	FixedPersonas bool
-	// Uses, for the report, the budget fields beyond training steps, sessions and episodes
-	// that the study reads: "checkpoints" and "points".
+	// uses lists the budget fields beyond training steps, sessions and episodes that the
+	// study reads, "checkpoints" and "points", so that its report names only those.
 	uses []string
 }
 

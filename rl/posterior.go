@@ -144,11 +144,11 @@ func (p *Posterior) Name() string {
 	return "posterior"
 }
 
-// NewItemWisePosterior returns the Bayesian brand_lover reference with the same posterior as
-// NewPosterior, which shows the K items of highest expected reward each alone in a slate in
-// place of the best slate. A DQN, or any recommender that scores items one at a time and
-// shows the top ones, chooses slates this way, so the gap between the two references
-// measures what choosing the slate as a whole is worth.
+// NewItemWisePosterior returns the Bayesian brand_lover reference with NewPosterior's
+// posterior. It shows the K items of highest expected reward, each scored alone in a slate,
+// in place of the best slate, as a DQN or any recommender that scores items one at a time
+// does. The gap between the two references measures what choosing the slate as a whole is
+// worth.
 func NewItemWisePosterior(cat *simenv.Catalog, slateSize int, reward string) *Posterior {
 	p := NewPosterior(cat, slateSize, reward)
 	p.itemWise = true

@@ -120,16 +120,20 @@ func runExperiment(c *cli.Context, name string) error {
 
 	// The study writes into a new folder beside --out, which replaces --out only once the
 	// report is complete, so a failed or interrupted run leaves the earlier report intact.
-	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
+	parent, base := filepath.Split(filepath.Clean(out))
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("create the parent folder of --out %s: %w", out, err)
 	}
-	draft, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(filepath.Clean(out))+".draft-")
+	draft, err := os.MkdirTemp(parent, "."+base+".draft-")
 	if err != nil {
 		return fmt.Errorf("create a draft folder beside --out %s: %w", out, err)
 	}
-	// MkdirTemp makes the folder private, and the report becomes the folder.
+	// MkdirTemp makes the folder private, and the draft becomes the report folder.
 	if err := os.Chmod(draft, 0o755); err != nil {
-		return fmt.Errorf("create a draft folder beside --out %s: %w", out, err)
+		return fmt.Errorf("set the mode of the draft folder %s: %w", draft, err)
 	}
 	keepDraft := false
 	defer func() {
@@ -183,8 +187,9 @@ func checkReportFolders(out, work string, force bool) error {
 	return fmt.Errorf("--out %s already contains files; choose another --out, or pass --force to replace the folder once the new report is complete", out)
 }
 
-// replaceFolder moves the folder draft to out, replacing what out held, with each step a
-// rename so that out always holds a whole report.
+// replaceFolder moves the folder draft to out, replacing what out held. Both steps are
+// renames, so out holds the whole earlier report or the whole new one, and is missing only
+// between the two renames.
 func replaceFolder(draft, out string) error {
 	old := ""
 	if _, err := os.Stat(out); err == nil {
@@ -201,7 +206,7 @@ func replaceFolder(draft, out string) error {
 	}
 	if old != "" {
 		if err := os.RemoveAll(old); err != nil {
-			slog.Warn("could not remove the earlier report", "folder", old, "err", err)
+			slog.Warn("failed to remove the earlier report", "folder", old, "err", err)
 		}
 	}
 	return nil

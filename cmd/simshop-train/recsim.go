@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -262,7 +261,7 @@ func runTrainRecSim(c *cli.Context) error {
 		return err
 	}
 	// Name the row after the run folder, as compare names the same model.
-	named := namedPolicy{pol, "slateq:" + strings.TrimPrefix(modelName(path), "dqn:")}
+	named := namedPolicy{pol, agentModelName("slateq", path)}
 	res, err := recsim.Evaluate(scenario, named, c.Int("eval-episodes"), evalSessions, seed)
 	if err != nil {
 		return err
@@ -316,7 +315,7 @@ func runEvalRecSim(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	named := namedPolicy{pol, "slateq:" + strings.TrimPrefix(modelName(c.String("model")), "dqn:")}
+	named := namedPolicy{pol, agentModelName("slateq", c.String("model"))}
 	res, err := recsim.Evaluate(scenario, named, c.Int("episodes"), c.Int("envs"), c.Uint64("seed"))
 	if err != nil {
 		return err
@@ -345,7 +344,7 @@ func runCompareRecSim(c *cli.Context) error {
 			base = a.Scenario
 		}
 		agents = append(agents, a)
-		names = append(names, "slateq:"+strings.TrimPrefix(modelName(path), "dqn:"))
+		names = append(names, agentModelName("slateq", path))
 	}
 	scenario, err := recsimScenario(c, base)
 	if err != nil {
